@@ -1,0 +1,359 @@
+// Convolution ops: unfold (im2col), fold (col2im), conv2d and conv1d.
+//
+// unfold and fold are each other's adjoint, so each one's backward is the other: gradients of any order flow
+// through them.
+//
+// conv2d is im2col followed by a matrix product per sample and group,
+//     columns[n] = im2col(x[n])                               [C*kh*kw, L]          (L = out_h * out_w)
+//     out[n, g]  = weight[g].reshape([O/G, C/G*kh*kw]) @ columns[n, g]   (+ bias)
+// computed a block of samples at a time: the columns of one block (about kColumnBlockBytes) stay in cache
+// between the im2col that writes them and the product that reads them, and the columns of the whole batch are
+// never stored (for LeNet's first layer at batch 256 they would be 65 MB). Its backward node recomputes the
+// columns block by block for the weight gradient and scatters the columns' gradient back with col2im for the
+// input gradient. When the backward itself is being recorded (create_graph), the node computes the same
+// gradients with differentiable ops instead (unfold, matmul, fold, sum), so double backward works.
+// conv1d is conv2d on a unit-height image.
+//
+// The kernels accept inputs with any strides, so no contiguous() copy is made of the input; an input of rank 3
+// ([C, H, W] for unfold/conv2d, [C*kh*kw, L] for fold, [C, L] for conv1d) is treated as a batch of one, as
+// libtorch does.
+#include <algorithm>
+
+#include "autograd/ops/common.h"
+
+namespace tandem {
+
+using autograd::make_node;
+using autograd::Node;
+using autograd::set_history;
+using autograd::variable_list;
+
+namespace {
+
+/// One size argument (1 or 2 values) as a (height, width) pair.
+std::pair<int64_t, int64_t> hw_arg(const Dims& values, const char* op, const char* what) {
+  TD_CHECK(values.size() == 1 || values.size() == 2, op, ": ", what, " must have 1 or 2 values, got ", values);
+  return values.size() == 1 ? std::pair{values[0], values[0]} : std::pair{values[0], values[1]};
+}
+
+Window2d make_window(const char* op, const Dims& kernel_size, const Dims& dilation, const Dims& padding,
+                     const Dims& stride) {
+  Window2d w;
+  std::tie(w.kernel_h, w.kernel_w) = hw_arg(kernel_size, op, "kernel_size");
+  std::tie(w.dilation_h, w.dilation_w) = hw_arg(dilation, op, "dilation");
+  std::tie(w.pad_h, w.pad_w) = hw_arg(padding, op, "padding");
+  std::tie(w.stride_h, w.stride_w) = hw_arg(stride, op, "stride");
+  TD_CHECK(w.kernel_h > 0 && w.kernel_w > 0, op, ": kernel_size must be positive, got ", kernel_size);
+  TD_CHECK(w.dilation_h > 0 && w.dilation_w > 0, op, ": dilation must be positive, got ", dilation);
+  TD_CHECK(w.pad_h >= 0 && w.pad_w >= 0, op, ": padding must be non-negative, got ", padding);
+  TD_CHECK(w.stride_h > 0 && w.stride_w > 0, op, ": stride must be positive, got ", stride);
+  return w;
+}
+
+/// Throws unless the (dilated) kernel fits in the padded [height, width] image.
+void check_window_fits(const Window2d& w, int64_t height, int64_t width, const char* op) {
+  const int64_t eff_h = w.dilation_h * (w.kernel_h - 1) + 1, eff_w = w.dilation_w * (w.kernel_w - 1) + 1;
+  TD_CHECK(height + 2 * w.pad_h >= eff_h && width + 2 * w.pad_w >= eff_w, op, ": kernel ", w.kernel_h, "x",
+           w.kernel_w, " (dilation ", w.dilation_h, "x", w.dilation_w, ", effective ", eff_h, "x", eff_w,
+           ") is larger than the padded input ", height + 2 * w.pad_h, "x", width + 2 * w.pad_w);
+}
+
+Tensor unfold_4d(const Tensor& x, const Window2d& w);
+Tensor fold_3d(const Tensor& cols, int64_t height, int64_t width, const Window2d& w);
+
+/// unfold's backward is fold of the gradient back to the input's height and width.
+struct UnfoldBackward final : Node {
+  Window2d window;
+  int64_t height = 0, width = 0;
+  variable_list apply(variable_list&& g) override { return {fold_3d(g[0], height, width, window)}; }
+  std::string name() const override { return "UnfoldBackward"; }
+};
+
+/// fold's backward is unfold of the gradient.
+struct FoldBackward final : Node {
+  Window2d window;
+  variable_list apply(variable_list&& g) override { return {unfold_4d(g[0], window)}; }
+  std::string name() const override { return "FoldBackward"; }
+};
+
+/// x [N, C, H, W] -> [N, C*kh*kw, L]; the window is already checked to fit.
+Tensor unfold_4d(const Tensor& x, const Window2d& w) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  Tensor out = detail::make_tensor({N, C * w.kernel_h * w.kernel_w, w.out_h(H) * w.out_w(W)}, x.dtype(), x.device());
+  detail::backend_of(x).im2col(detail::strided(x), detail::strided(out), w);
+  if (auto node = make_node<UnfoldBackward>(x)) {
+    node->window = w;
+    node->height = H;
+    node->width = W;
+    set_history(out, node);
+  }
+  return out;
+}
+
+/// cols [N, C*kh*kw, L] -> [N, C, height, width]; shapes already checked.
+Tensor fold_3d(const Tensor& cols, int64_t height, int64_t width, const Window2d& w) {
+  const int64_t N = cols.size(0), C = cols.size(1) / (w.kernel_h * w.kernel_w);
+  Tensor out = zeros({N, C, height, width}, TensorOptions(cols.dtype()).device(cols.device()));
+  detail::backend_of(cols).col2im(detail::strided(cols), detail::strided(out), w);
+  if (auto node = make_node<FoldBackward>(cols)) {
+    node->window = w;
+    set_history(out, node);
+  }
+  return out;
+}
+
+void check_float_input(const Tensor& t, const char* op, const char* what) {
+  detail::check_defined(t, op, what);
+  TD_CHECK(is_floating(t.dtype()), op, ": ", what, " must be float32 or float64, got ", t.dtype());
+}
+
+/// Checks shared by conv1d and conv2d, phrased with the caller's own shapes (spatial rank 1 or 2).
+void check_conv_args(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, int64_t spatial,
+                     const char* op) {
+  check_float_input(x, op, "input");
+  check_float_input(weight, op, "weight");
+  TD_CHECK(x.dim() == spatial + 2 || x.dim() == spatial + 1, op, ": expected input of rank ", spatial + 2,
+           " (batched) or ", spatial + 1, " (unbatched), got shape ", x.sizes());
+  TD_CHECK(weight.dim() == spatial + 2, op, ": expected weight of rank ", spatial + 2, " [O, C/groups, ",
+           spatial == 2 ? "kh, kw" : "k", "], got shape ", weight.sizes());
+  TD_CHECK(x.dtype() == weight.dtype(), op, ": input is ", x.dtype(), " but weight is ", weight.dtype());
+  detail::check_same_device(x, weight, op);
+  TD_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
+  const int64_t C = x.size(-spatial - 1), O = weight.size(0);
+  TD_CHECK(C % groups == 0, op, ": input channels ", C, " (input ", x.sizes(), ") are not divisible by groups ",
+           groups);
+  TD_CHECK(O % groups == 0, op, ": output channels ", O, " (weight ", weight.sizes(),
+           ") are not divisible by groups ", groups);
+  TD_CHECK(weight.size(1) == C / groups, op, ": expected weight [O, C/groups, ", spatial == 2 ? "kh, kw" : "k",
+           "] with C/groups = ", C / groups, ", got weight ", weight.sizes(), " for input ", x.sizes(),
+           " and groups ", groups);
+  if (bias.defined()) {
+    TD_CHECK(bias.dim() == 1 && bias.size(0) == O, op, ": expected bias of shape [", O, "], got ", bias.sizes());
+    TD_CHECK(bias.dtype() == x.dtype(), op, ": input is ", x.dtype(), " but bias is ", bias.dtype());
+    detail::check_same_device(x, bias, op);
+  }
+}
+
+/// Bytes of im2col columns that conv2d processes at a time (a block of samples), sized to stay in L2.
+constexpr int64_t kColumnBlockBytes = int64_t{1} << 20;
+
+/// The geometry of one conv2d call on a 4-D input.
+struct ConvGeometry {
+  int64_t N, C, H, W, O, groups, out_h, out_w, L;
+  int64_t group_out;   // O / groups
+  int64_t group_rows;  // C / groups * kh * kw
+  int64_t rows;        // C * kh * kw
+  int64_t block;       // samples per block
+  ConvGeometry(const Tensor& x, const Tensor& weight, const Window2d& w, int64_t g)
+      : N(x.size(0)), C(x.size(1)), H(x.size(2)), W(x.size(3)), O(weight.size(0)), groups(g), out_h(w.out_h(H)),
+        out_w(w.out_w(W)), L(out_h * out_w), group_out(O / g), group_rows(weight.size(1) * w.kernel_h * w.kernel_w),
+        rows(C * w.kernel_h * w.kernel_w) {
+    const int64_t sample_bytes = std::max<int64_t>(1, rows * L * static_cast<int64_t>(x.element_size()));
+    block = std::clamp<int64_t>(kColumnBlockBytes / sample_bytes, 1, std::max<int64_t>(N, 1));
+  }
+};
+
+/// A backend operand at `offset` elements from t's first element, with the given geometry.
+Strided sub_operand(const Tensor& t, int64_t offset, const Dims& sizes, const Dims& strides) {
+  Strided s = detail::strided(t);
+  s.data = static_cast<char*>(s.data) + offset * static_cast<int64_t>(t.element_size());
+  s.sizes = sizes;
+  s.strides = strides;
+  return s;
+}
+
+/// Samples [n0, n0 + count) of a 4-D tensor as a backend operand.
+Strided batch_slice(const Tensor& t, int64_t n0, int64_t count) {
+  return sub_operand(t, n0 * t.stride(0), {count, t.size(1), t.size(2), t.size(3)}, t.strides());
+}
+
+/// out = conv2d(x, weight) + bias, block by block (no autograd).
+Tensor conv2d_forward_blocked(const Tensor& x, const Tensor& weight, const Tensor& bias, const Window2d& w,
+                              const ConvGeometry& g) {
+  NoGradGuard no_grad;
+  Tensor out = detail::make_tensor({g.N, g.O, g.out_h, g.out_w}, x.dtype(), x.device());
+  Tensor cols = detail::make_tensor({g.block, g.rows, g.L}, x.dtype(), x.device());
+  Tensor wm = weight.reshape({g.O, g.group_rows});  // a view unless weight is oddly strided
+  const int64_t ws0 = wm.stride(0), ws1 = wm.stride(1);
+  Backend& backend = detail::backend_of(x);
+  for (int64_t n0 = 0; n0 < g.N; n0 += g.block) {
+    const int64_t nb = std::min(g.block, g.N - n0);
+    backend.im2col(batch_slice(x, n0, nb), sub_operand(cols, 0, {nb, g.rows, g.L}, {g.rows * g.L, g.L, 1}), w);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      // [1, O/G, C/G*k] (broadcast over the block) @ [nb, C/G*k, L] -> [nb, O/G, L]
+      backend.matmul(sub_operand(wm, grp * g.group_out * ws0, {1, g.group_out, g.group_rows}, {0, ws0, ws1}),
+                     sub_operand(cols, grp * g.group_rows * g.L, {nb, g.group_rows, g.L}, {g.rows * g.L, g.L, 1}),
+                     sub_operand(out, (n0 * g.O + grp * g.group_out) * g.L, {nb, g.group_out, g.L},
+                                 {g.O * g.L, g.L, 1}));
+    }
+  }
+  if (bias.defined()) out.add_(bias.reshape({g.O, 1, 1}));
+  return out;
+}
+
+struct Conv2dBackward final : Node {
+  autograd::SavedVariable input, weight;
+  Window2d window;
+  int64_t groups = 1;
+
+  variable_list apply(variable_list&& grads) override {
+    const Tensor& grad = grads[0];
+    Tensor x = input.defined() ? input.unpack(this) : Tensor();
+    Tensor w = weight.unpack(this);
+    return GradMode::is_enabled() ? differentiable_gradients(grad, x, w) : blocked_gradients(grad, x, w);
+  }
+
+  /// The gradients written with differentiable ops (used when the backward pass is itself recorded).
+  variable_list differentiable_gradients(const Tensor& grad, const Tensor& x, const Tensor& w) {
+    variable_list r(3);
+    const int64_t N = grad.size(0), O = grad.size(1), L = grad.size(2) * grad.size(3);
+    const int64_t group_rows = w.size(1) * window.kernel_h * window.kernel_w;
+    Tensor grad_groups = grad.reshape({N, groups, O / groups, L});
+    if (needs_input_grad(0)) {
+      Tensor grad_cols = matmul(w.reshape({groups, O / groups, group_rows}).mT(), grad_groups);
+      r[0] = fold_3d(grad_cols.reshape({N, groups * group_rows, L}), height, width, window);
+    }
+    if (needs_input_grad(1)) {
+      Tensor cols = unfold_4d(x, window).view({N, groups, group_rows, L});
+      r[1] = matmul(grad_groups, cols.mT()).sum({0}).reshape(w.sizes());
+    }
+    if (needs_input_grad(2)) r[2] = grad.sum({0, 2, 3});
+    return r;
+  }
+
+  /// The same gradients computed block by block on the backend, without recording a graph.
+  variable_list blocked_gradients(const Tensor& grad_in, const Tensor& x, const Tensor& w) {
+    variable_list r(3);
+    const Tensor grad = grad_in.contiguous();  // [N, O, out_h, out_w]
+    const int64_t N = grad.size(0), O = grad.size(1), L = grad.size(2) * grad.size(3);
+    const int64_t C = w.size(1) * groups, group_out = O / groups, group_rows = w.size(1) * window.kernel_h * window.kernel_w;
+    const int64_t rows = C * window.kernel_h * window.kernel_w;
+    const int64_t sample_bytes = std::max<int64_t>(1, rows * L * static_cast<int64_t>(grad.element_size()));
+    const int64_t block = std::clamp<int64_t>(kColumnBlockBytes / sample_bytes, 1, std::max<int64_t>(N, 1));
+    const TensorOptions options = TensorOptions(grad.dtype()).device(grad.device());
+    Backend& backend = detail::backend_of(grad);
+    Tensor cols = detail::make_tensor({block, rows, L}, grad.dtype(), grad.device());
+    Tensor wm = w.reshape({O, group_rows});
+    const int64_t ws0 = wm.stride(0), ws1 = wm.stride(1);
+    Tensor grad_x, grad_w, partial;
+    if (needs_input_grad(0)) grad_x = zeros({N, C, height, width}, options);
+    if (needs_input_grad(1)) {
+      grad_w = zeros({O, group_rows}, options);
+      partial = detail::make_tensor({block, O, group_rows}, grad.dtype(), grad.device());
+    }
+    auto grad_slice = [&](int64_t n0, int64_t nb, int64_t grp) {  // [nb, O/G, L] of the output gradient
+      return sub_operand(grad, (n0 * O + grp * group_out) * L, {nb, group_out, L}, {O * L, L, 1});
+    };
+    for (int64_t n0 = 0; n0 < N; n0 += block) {
+      const int64_t nb = std::min(block, N - n0);
+      if (needs_input_grad(1)) {
+        // grad_w[g] += sum_n grad[n, g] @ columns[n, g]^T
+        backend.im2col(batch_slice(x, n0, nb), sub_operand(cols, 0, {nb, rows, L}, {rows * L, L, 1}), window);
+        for (int64_t grp = 0; grp < groups; ++grp) {
+          backend.matmul(grad_slice(n0, nb, grp),
+                         sub_operand(cols, grp * group_rows * L, {nb, L, group_rows}, {rows * L, 1, L}),
+                         sub_operand(partial, grp * group_out * group_rows, {nb, group_out, group_rows},
+                                     {O * group_rows, group_rows, 1}));
+        }
+        grad_w.add_(partial.narrow(0, 0, nb).sum({0}));
+      }
+      if (needs_input_grad(0)) {
+        // columns[n, g] = weight[g]^T @ grad[n, g], then col2im adds them into grad_x[n]
+        for (int64_t grp = 0; grp < groups; ++grp) {
+          backend.matmul(sub_operand(wm, grp * group_out * ws0, {1, group_rows, group_out}, {0, ws1, ws0}),
+                         grad_slice(n0, nb, grp),
+                         sub_operand(cols, grp * group_rows * L, {nb, group_rows, L}, {rows * L, L, 1}));
+        }
+        backend.col2im(sub_operand(cols, 0, {nb, rows, L}, {rows * L, L, 1}), batch_slice(grad_x, n0, nb), window);
+      }
+    }
+    if (needs_input_grad(0)) r[0] = grad_x;
+    if (needs_input_grad(1)) r[1] = grad_w.view(w.sizes());
+    if (needs_input_grad(2)) r[2] = grad.sum({0, 2, 3});
+    return r;
+  }
+
+  std::string name() const override { return "Conv2dBackward"; }
+  void release_variables() override {
+    input.reset();
+    weight.reset();
+  }
+  int64_t height = 0, width = 0;  // of the input
+};
+
+/// conv2d on a checked 4-D input and weight.
+Tensor conv2d_4d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Window2d& w, int64_t groups,
+                 const char* op) {
+  check_window_fits(w, x.size(2), x.size(3), op);
+  const ConvGeometry geometry(x, weight, w, groups);
+  Tensor out = conv2d_forward_blocked(x, weight, bias, w, geometry);
+  if (auto node = make_node<Conv2dBackward>(x, weight, bias)) {
+    if (node->needs_input_grad(1)) node->input = autograd::SavedVariable(x);
+    node->weight = autograd::SavedVariable(weight);
+    node->window = w;
+    node->groups = groups;
+    node->height = geometry.H;
+    node->width = geometry.W;
+    set_history(out, node);
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor unfold(const Tensor& x, const Dims& kernel_size, const Dims& dilation, const Dims& padding,
+              const Dims& stride) {
+  check_float_input(x, "unfold", "input");
+  TD_CHECK(x.dim() == 4 || x.dim() == 3, "unfold: expected input [N, C, H, W] or [C, H, W], got shape ", x.sizes());
+  const Window2d w = make_window("unfold", kernel_size, dilation, padding, stride);
+  if (x.dim() == 3) return unfold(x.unsqueeze(0), kernel_size, dilation, padding, stride).squeeze(0);
+  check_window_fits(w, x.size(2), x.size(3), "unfold");
+  return unfold_4d(x, w);
+}
+
+Tensor fold(const Tensor& cols, const Dims& output_size, const Dims& kernel_size, const Dims& dilation,
+            const Dims& padding, const Dims& stride) {
+  check_float_input(cols, "fold", "input");
+  TD_CHECK(cols.dim() == 3 || cols.dim() == 2, "fold: expected input [N, C*kh*kw, L] or [C*kh*kw, L], got shape ",
+           cols.sizes());
+  const Window2d w = make_window("fold", kernel_size, dilation, padding, stride);
+  const auto [height, width] = hw_arg(output_size, "fold", "output_size");
+  TD_CHECK(height > 0 && width > 0, "fold: output_size must be positive, got ", output_size);
+  if (cols.dim() == 2)
+    return fold(cols.unsqueeze(0), output_size, kernel_size, dilation, padding, stride).squeeze(0);
+  check_window_fits(w, height, width, "fold");
+  const int64_t K = w.kernel_h * w.kernel_w, L = w.out_h(height) * w.out_w(width);
+  TD_CHECK(cols.size(1) % K == 0, "fold: dim 1 of input ", cols.sizes(), " must be divisible by kh*kw = ", K);
+  TD_CHECK(cols.size(2) == L, "fold: input ", cols.sizes(), " has ", cols.size(2), " blocks but output_size ",
+           height, "x", width, " with kernel ", w.kernel_h, "x", w.kernel_w, " gives ", L);
+  return fold_3d(cols, height, width, w);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Dims& stride, const Dims& padding,
+              const Dims& dilation, int64_t groups) {
+  check_conv_args(x, weight, bias, groups, 2, "conv2d");
+  Window2d w = make_window("conv2d", {weight.size(2), weight.size(3)}, dilation, padding, stride);
+  if (x.dim() == 3) return conv2d_4d(x.unsqueeze(0), weight, bias, w, groups, "conv2d").squeeze(0);
+  return conv2d_4d(x, weight, bias, w, groups, "conv2d");
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups) {
+  check_conv_args(x, weight, bias, groups, 1, "conv1d");
+  TD_CHECK(stride > 0, "conv1d: stride must be positive, got ", stride);
+  TD_CHECK(padding >= 0, "conv1d: padding must be non-negative, got ", padding);
+  TD_CHECK(dilation > 0, "conv1d: dilation must be positive, got ", dilation);
+  const int64_t k = weight.size(2), length = x.size(-1), effective = dilation * (k - 1) + 1;
+  TD_CHECK(length + 2 * padding >= effective, "conv1d: kernel ", k, " (dilation ", dilation, ", effective ",
+           effective, ") is larger than the padded input ", length + 2 * padding);
+  Window2d w;
+  w.kernel_w = k;
+  w.stride_w = stride;
+  w.pad_w = padding;
+  w.dilation_w = dilation;
+  Tensor x4 = x.dim() == 2 ? x.unsqueeze(0).unsqueeze(2) : x.unsqueeze(2);  // [N, C, 1, L]
+  Tensor out = conv2d_4d(x4, weight.unsqueeze(2), bias, w, groups, "conv1d").squeeze(2);
+  return x.dim() == 2 ? out.squeeze(0) : out;
+}
+
+}  // namespace tandem
