@@ -8,7 +8,7 @@
 #include "autograd/node.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cuda/runtime.h"
-#include "nn/functional.h"
+#include "nn/nn.h"
 #include "tensor/functions.h"
 #include "tensor/tensor.h"
 

@@ -207,7 +207,7 @@ class Dims {
   size_t capacity() const { return heap_ ? cap_ : kInline; }
   void assign(const int64_t* p, size_t n) {
     if (n > capacity()) reserve(n);
-    std::memmove(data(), p, n * sizeof(int64_t));
+    if (n > 0) std::memmove(data(), p, n * sizeof(int64_t));
     size_ = n;
   }
   void release() {

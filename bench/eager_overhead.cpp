@@ -4,18 +4,26 @@
 // forward+backward, the chain is summed and backpropagated to the leaf.
 //
 // Each benchmark reports `us_per_op`: wall time per recorded op (forward ops of the chain plus the final sum),
-// so a forward+backward figure includes each op's share of backward. Variants: forward+backward, forward only
-// (graph recorded, then dropped) and forward under NoGradGuard (no graph).
+// so a forward+backward figure includes each op's share of backward; `cpu_us_per_op` is the same with the
+// thread's CPU time, which a busy machine does not inflate (the benchmark runs on one thread). Variants:
+// forward+backward, forward only (graph recorded, then dropped) and forward under NoGradGuard (no graph).
 //
 //   build/release/bench/bench_eager_overhead --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <tandem.h>
 
 #include <chrono>
+#include <ctime>
 
 namespace td = tandem;
 
 namespace {
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 enum class Mode { ForwardBackward, ForwardOnly, NoGrad };
 
@@ -41,6 +49,7 @@ void run(benchmark::State& state, Mode mode, const td::Dims& shape) {
   td::Tensor c = td::full(shape, 0.5);
   int64_t ops_per_iteration = 0;
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = thread_cpu_seconds();
   for (auto _ : state) {
     int64_t ops = 0;
     if (mode == Mode::NoGrad) {
@@ -59,10 +68,12 @@ void run(benchmark::State& state, Mode mode, const td::Dims& shape) {
     }
     ops_per_iteration = ops;
   }
+  const double cpu_seconds = thread_cpu_seconds() - cpu_start;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double total_ops = static_cast<double>(ops_per_iteration) * static_cast<double>(state.iterations());
   state.counters["ops"] = static_cast<double>(ops_per_iteration);
   state.counters["us_per_op"] = total_ops > 0 ? seconds * 1e6 / total_ops : 0.0;
+  state.counters["cpu_us_per_op"] = total_ops > 0 ? cpu_seconds * 1e6 / total_ops : 0.0;
 }
 
 void BM_ForwardBackward(benchmark::State& state) { run(state, Mode::ForwardBackward, {4}); }

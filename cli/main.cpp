@@ -4,7 +4,7 @@
 // each task alone, so the output compares multi-task learning (MTL) with single-task learning (STL).
 //
 // Data, generated from --seed: x ~ N(0, I) in R^32,
-//   task A (regression):     y_a = sin(2 w_a.x) + 0.1 noise
+//   task A (regression):     y_a = sin(w_a.x) + 0.1 noise
 //   task B (classification): y_b = [w_b.x > 0], with w_b at 40 degrees from w_a, so the tasks share features.
 #include <tandem.h>
 
@@ -21,13 +21,14 @@ namespace {
 
 constexpr int64_t kInputDim = 32;
 constexpr int64_t kHidden = 64;
-constexpr int64_t kTrainSize = 2048;
+constexpr int64_t kTrainSize = 4096;
 constexpr int64_t kTestSize = 1024;
 constexpr int64_t kBatch = 64;
+constexpr double kFrequency = 1.0;  // task A: y = sin(kFrequency w_a.x) + noise; higher is harder
 
 struct DemoOptions {
   uint64_t seed = 0;
-  int64_t steps = 400;
+  int64_t steps = 1500;
   double lr = 0.05;
   int threads = 0;  // 0: keep the default (all cores)
 };
@@ -48,7 +49,7 @@ td::Tensor unit_column(const td::Tensor& v) { return v.div(v.norm()).reshape({-1
 Split make_split(int64_t n, const td::Tensor& w_a, const td::Tensor& w_b) {
   Split s;
   s.x = td::randn({n, kInputDim});
-  s.y_a = s.x.matmul(w_a).mul(2.0).sin() + 0.1 * td::randn({n, 1});
+  s.y_a = s.x.matmul(w_a).mul(kFrequency).sin() + 0.1 * td::randn({n, 1});
   s.y_b = s.x.matmul(w_b).reshape({n}).gt(0.0).to(td::kInt64);
   return s;
 }

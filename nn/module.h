@@ -240,6 +240,11 @@ class ModuleHolder {
   decltype(auto) operator()(Args&&... args) const {
     return get()->forward(std::forward<Args>(args)...);
   }
+  /// Forwards indexing to the module (Sequential, ModuleList, ModuleDict): `seq[0]`, `dict["head"]`.
+  template <typename Key>
+  decltype(auto) operator[](Key&& key) const {
+    return (*get())[std::forward<Key>(key)];
+  }
 
  private:
   static std::shared_ptr<Impl> default_construct() {

@@ -40,6 +40,7 @@ Device Tensor::device() const { return checked(impl_).storage->device; }
 int64_t Tensor::storage_offset() const { return checked(impl_).offset; }
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = checked(impl_);
+  if (t.sizes.product() == 0) return true;
   int64_t expected = 1;
   for (size_t i = t.sizes.size(); i-- > 0;) {
     if (t.sizes[i] != 1 && t.strides[i] != expected) return false;

@@ -7,6 +7,7 @@
 // backend dispatch and its backward rule — one op, one place.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -259,10 +260,13 @@ class Tensor {
   // ---- reductions ----------------------------------------------------------------------------------------
   Tensor sum() const;
   Tensor sum(const Dims& dims, bool keepdim = false) const;
-  Tensor sum(int64_t dim, bool keepdim = false) const { return sum(Dims{dim}, keepdim); }
+  // Single-dim overloads are templates so that `x.sum({})` picks the dims list (reduce all), never dim 0.
+  template <std::integral I>
+  Tensor sum(I dim, bool keepdim = false) const { return sum(Dims{static_cast<int64_t>(dim)}, keepdim); }
   Tensor mean() const;
   Tensor mean(const Dims& dims, bool keepdim = false) const;
-  Tensor mean(int64_t dim, bool keepdim = false) const { return mean(Dims{dim}, keepdim); }
+  template <std::integral I>
+  Tensor mean(I dim, bool keepdim = false) const { return mean(Dims{static_cast<int64_t>(dim)}, keepdim); }
   Tensor prod() const;
   Tensor prod(int64_t dim, bool keepdim = false) const;
   Tensor max() const;                                 ///< over all elements
@@ -271,6 +275,10 @@ class Tensor {
   std::tuple<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
   Tensor amax(const Dims& dims, bool keepdim = false) const;
   Tensor amin(const Dims& dims, bool keepdim = false) const;
+  template <std::integral I>
+  Tensor amax(I dim, bool keepdim = false) const { return amax(Dims{static_cast<int64_t>(dim)}, keepdim); }
+  template <std::integral I>
+  Tensor amin(I dim, bool keepdim = false) const { return amin(Dims{static_cast<int64_t>(dim)}, keepdim); }
   Tensor argmax() const;  ///< flat index over all elements
   Tensor argmax(int64_t dim, bool keepdim = false) const;
   Tensor argmin() const;
@@ -281,6 +289,10 @@ class Tensor {
   Tensor std(int64_t correction = 1) const;
   Tensor std(const Dims& dims, int64_t correction = 1, bool keepdim = false) const;
   Tensor logsumexp(const Dims& dims, bool keepdim = false) const;
+  template <std::integral I>
+  Tensor logsumexp(I dim, bool keepdim = false) const {
+    return logsumexp(Dims{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor norm(double p = 2) const;  ///< the p-norm of all elements
   Tensor any() const;
   Tensor all() const;

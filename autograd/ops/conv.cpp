@@ -8,7 +8,9 @@
 //     out[n, g]  = weight[g].reshape([O/G, C/G*kh*kw]) @ columns[n, g]   (+ bias)
 // computed a block of samples at a time: the columns of one block (about kColumnBlockBytes) stay in cache
 // between the im2col that writes them and the product that reads them, and the columns of the whole batch are
-// never stored (for LeNet's first layer at batch 256 they would be 65 MB). Its backward node recomputes the
+// never stored (for LeNet's first layer at batch 256 they would be 65 MB). On the CPU each thread takes a
+// contiguous range of blocks with buffers of its own, so a pass costs one fork/join instead of one per kernel
+// call (the backend calls made inside stay on their thread). Its backward node recomputes the
 // columns block by block for the weight gradient and scatters the columns' gradient back with col2im for the
 // input gradient. When the backward itself is being recorded (create_graph), the node computes the same
 // gradients with differentiable ops instead (unfold, matmul, fold, sum), so double backward works.
@@ -20,6 +22,7 @@
 #include <algorithm>
 
 #include "autograd/ops/common.h"
+#include "backends/cpu/parallel.h"
 
 namespace tandem {
 
@@ -134,24 +137,49 @@ void check_conv_args(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   }
 }
 
-/// Bytes of im2col columns that conv2d processes at a time (a block of samples), sized to stay in L2.
+/// Bytes of im2col columns that one thread processes at a time (a block of samples), sized to stay in its L2.
 constexpr int64_t kColumnBlockBytes = int64_t{1} << 20;
 
-/// The geometry of one conv2d call on a 4-D input.
+/// The geometry of one conv2d call on a 4-D input, and how its batch is cut into blocks of samples and the
+/// blocks into ranges (one range per thread on the CPU, each range working on its own part of the buffers).
 struct ConvGeometry {
   int64_t N, C, H, W, O, groups, out_h, out_w, L;
   int64_t group_out;   // O / groups
   int64_t group_rows;  // C / groups * kh * kw
   int64_t rows;        // C * kh * kw
   int64_t block;       // samples per block
-  ConvGeometry(const Tensor& x, const Tensor& weight, const Window2d& w, int64_t g)
-      : N(x.size(0)), C(x.size(1)), H(x.size(2)), W(x.size(3)), O(weight.size(0)), groups(g), out_h(w.out_h(H)),
-        out_w(w.out_w(W)), L(out_h * out_w), group_out(O / g), group_rows(weight.size(1) * w.kernel_h * w.kernel_w),
+  int64_t blocks;      // blocks in the batch
+  int64_t ranges;      // ranges of blocks processed in parallel
+  ConvGeometry(const Dims& input, const Dims& weight, const Window2d& w, int64_t g, size_t element_bytes,
+               Device device)
+      : N(input[0]), C(input[1]), H(input[2]), W(input[3]), O(weight[0]), groups(g), out_h(w.out_h(H)),
+        out_w(w.out_w(W)), L(out_h * out_w), group_out(O / g), group_rows(weight[1] * w.kernel_h * w.kernel_w),
         rows(C * w.kernel_h * w.kernel_w) {
-    const int64_t sample_bytes = std::max<int64_t>(1, rows * L * static_cast<int64_t>(x.element_size()));
+    const int64_t sample_bytes = std::max<int64_t>(1, rows * L * static_cast<int64_t>(element_bytes));
     block = std::clamp<int64_t>(kColumnBlockBytes / sample_bytes, 1, std::max<int64_t>(N, 1));
+    blocks = (N + block - 1) / block;
+    ranges = device.is_cpu() ? std::clamp<int64_t>(cpu::get_num_threads(), 1, std::max<int64_t>(blocks, 1)) : 1;
   }
 };
+
+/// Calls fn(range, first_sample, end_sample) for each range of blocks. On the CPU with several threads the
+/// ranges run in one parallel region, one per thread, and the backend calls made inside stay on their thread;
+/// so a whole convolution pass costs one fork/join, however many blocks it has. fn must only call the backend
+/// on preallocated operands (no allocation, nothing that can throw).
+template <typename Fn>
+void for_each_range(const ConvGeometry& g, Fn&& fn) {
+  auto run = [&](int64_t r) {
+    const int64_t first_block = r * g.blocks / g.ranges, end_block = (r + 1) * g.blocks / g.ranges;
+    fn(r, first_block * g.block, std::min(g.N, end_block * g.block));
+  };
+  if (g.ranges <= 1) {
+    if (g.N > 0) run(0);
+    return;
+  }
+  cpu::parallel_for(g.ranges, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) run(r);
+  });
+}
 
 /// A backend operand at `offset` elements from t's first element, with the given geometry.
 Strided sub_operand(const Tensor& t, int64_t offset, const Dims& sizes, const Dims& strides) {
@@ -172,27 +200,33 @@ Tensor conv2d_forward_blocked(const Tensor& x, const Tensor& weight, const Tenso
                               const ConvGeometry& g) {
   NoGradGuard no_grad;
   Tensor out = detail::make_tensor({g.N, g.O, g.out_h, g.out_w}, x.dtype(), x.device());
-  Tensor cols = detail::make_tensor({g.block, g.rows, g.L}, x.dtype(), x.device());
-  Tensor wm = weight.reshape({g.O, g.group_rows});  // a view unless weight is oddly strided
+  Tensor cols = detail::make_tensor({g.ranges, g.block, g.rows, g.L}, x.dtype(), x.device());
+  const Tensor wm = weight.reshape({g.O, g.group_rows});  // a view unless weight is oddly strided
   const int64_t ws0 = wm.stride(0), ws1 = wm.stride(1);
   Backend& backend = detail::backend_of(x);
-  for (int64_t n0 = 0; n0 < g.N; n0 += g.block) {
-    const int64_t nb = std::min(g.block, g.N - n0);
-    backend.im2col(batch_slice(x, n0, nb), sub_operand(cols, 0, {nb, g.rows, g.L}, {g.rows * g.L, g.L, 1}), w);
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      // [1, O/G, C/G*k] (broadcast over the block) @ [nb, C/G*k, L] -> [nb, O/G, L]
-      backend.matmul(sub_operand(wm, grp * g.group_out * ws0, {1, g.group_out, g.group_rows}, {0, ws0, ws1}),
-                     sub_operand(cols, grp * g.group_rows * g.L, {nb, g.group_rows, g.L}, {g.rows * g.L, g.L, 1}),
-                     sub_operand(out, (n0 * g.O + grp * g.group_out) * g.L, {nb, g.group_out, g.L},
-                                 {g.O * g.L, g.L, 1}));
+  for_each_range(g, [&](int64_t r, int64_t first, int64_t end) {
+    const int64_t own_cols = r * g.block * g.rows * g.L;
+    for (int64_t n0 = first; n0 < end; n0 += g.block) {
+      const int64_t nb = std::min(g.block, end - n0);
+      backend.im2col(batch_slice(x, n0, nb), sub_operand(cols, own_cols, {nb, g.rows, g.L}, {g.rows * g.L, g.L, 1}),
+                     w);
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        // [1, O/G, C/G*k] (broadcast over the block) @ [nb, C/G*k, L] -> [nb, O/G, L]
+        backend.matmul(sub_operand(wm, grp * g.group_out * ws0, {1, g.group_out, g.group_rows}, {0, ws0, ws1}),
+                       sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.group_rows, g.L},
+                                   {g.rows * g.L, g.L, 1}),
+                       sub_operand(out, (n0 * g.O + grp * g.group_out) * g.L, {nb, g.group_out, g.L},
+                                   {g.O * g.L, g.L, 1}));
+      }
     }
-  }
+  });
   if (bias.defined()) out.add_(bias.reshape({g.O, 1, 1}));
   return out;
 }
 
 struct Conv2dBackward final : Node {
   autograd::SavedVariable input, weight;
+  Dims input_shape;
   Window2d window;
   int64_t groups = 1;
 
@@ -211,7 +245,7 @@ struct Conv2dBackward final : Node {
     Tensor grad_groups = grad.reshape({N, groups, O / groups, L});
     if (needs_input_grad(0)) {
       Tensor grad_cols = matmul(w.reshape({groups, O / groups, group_rows}).mT(), grad_groups);
-      r[0] = fold_3d(grad_cols.reshape({N, groups * group_rows, L}), height, width, window);
+      r[0] = fold_3d(grad_cols.reshape({N, groups * group_rows, L}), input_shape[2], input_shape[3], window);
     }
     if (needs_input_grad(1)) {
       Tensor cols = unfold_4d(x, window).view({N, groups, group_rows, L});
@@ -221,54 +255,63 @@ struct Conv2dBackward final : Node {
     return r;
   }
 
-  /// The same gradients computed block by block on the backend, without recording a graph.
+  /// The same gradients computed block by block on the backend, without recording a graph:
+  ///   grad_w[g] = sum_n grad[n, g] @ columns[n, g]^T     (columns recomputed with im2col)
+  ///   grad_x[n] = col2im(weight[g]^T @ grad[n, g] for each g)
   variable_list blocked_gradients(const Tensor& grad_in, const Tensor& x, const Tensor& w) {
     variable_list r(3);
     const Tensor grad = grad_in.contiguous();  // [N, O, out_h, out_w]
-    const int64_t N = grad.size(0), O = grad.size(1), L = grad.size(2) * grad.size(3);
-    const int64_t C = w.size(1) * groups, group_out = O / groups, group_rows = w.size(1) * window.kernel_h * window.kernel_w;
-    const int64_t rows = C * window.kernel_h * window.kernel_w;
-    const int64_t sample_bytes = std::max<int64_t>(1, rows * L * static_cast<int64_t>(grad.element_size()));
-    const int64_t block = std::clamp<int64_t>(kColumnBlockBytes / sample_bytes, 1, std::max<int64_t>(N, 1));
+    const ConvGeometry g(input_shape, w.sizes(), window, groups, grad.element_size(), grad.device());
     const TensorOptions options = TensorOptions(grad.dtype()).device(grad.device());
+    const int64_t weight_size = g.O * g.group_rows;
     Backend& backend = detail::backend_of(grad);
-    Tensor cols = detail::make_tensor({block, rows, L}, grad.dtype(), grad.device());
-    Tensor wm = w.reshape({O, group_rows});
+    Tensor cols = detail::make_tensor({g.ranges, g.block, g.rows, g.L}, grad.dtype(), grad.device());
+    const Tensor wm = w.reshape({g.O, g.group_rows});
     const int64_t ws0 = wm.stride(0), ws1 = wm.stride(1);
-    Tensor grad_x, grad_w, partial;
-    if (needs_input_grad(0)) grad_x = zeros({N, C, height, width}, options);
+    Tensor grad_x, partial, block_sum, range_sum;
+    if (needs_input_grad(0)) grad_x = zeros({g.N, g.C, g.H, g.W}, options);
     if (needs_input_grad(1)) {
-      grad_w = zeros({O, group_rows}, options);
-      partial = detail::make_tensor({block, O, group_rows}, grad.dtype(), grad.device());
+      partial = detail::make_tensor({g.ranges, g.block, weight_size}, grad.dtype(), grad.device());
+      block_sum = detail::make_tensor({g.ranges, weight_size}, grad.dtype(), grad.device());
+      range_sum = zeros({g.ranges, weight_size}, options);
     }
     auto grad_slice = [&](int64_t n0, int64_t nb, int64_t grp) {  // [nb, O/G, L] of the output gradient
-      return sub_operand(grad, (n0 * O + grp * group_out) * L, {nb, group_out, L}, {O * L, L, 1});
+      return sub_operand(grad, (n0 * g.O + grp * g.group_out) * g.L, {nb, g.group_out, g.L}, {g.O * g.L, g.L, 1});
     };
-    for (int64_t n0 = 0; n0 < N; n0 += block) {
-      const int64_t nb = std::min(block, N - n0);
-      if (needs_input_grad(1)) {
-        // grad_w[g] += sum_n grad[n, g] @ columns[n, g]^T
-        backend.im2col(batch_slice(x, n0, nb), sub_operand(cols, 0, {nb, rows, L}, {rows * L, L, 1}), window);
-        for (int64_t grp = 0; grp < groups; ++grp) {
-          backend.matmul(grad_slice(n0, nb, grp),
-                         sub_operand(cols, grp * group_rows * L, {nb, L, group_rows}, {rows * L, 1, L}),
-                         sub_operand(partial, grp * group_out * group_rows, {nb, group_out, group_rows},
-                                     {O * group_rows, group_rows, 1}));
+    for_each_range(g, [&](int64_t r, int64_t first, int64_t end) {
+      const int64_t own_cols = r * g.block * g.rows * g.L;
+      for (int64_t n0 = first; n0 < end; n0 += g.block) {
+        const int64_t nb = std::min(g.block, end - n0);
+        const Strided block_cols = sub_operand(cols, own_cols, {nb, g.rows, g.L}, {g.rows * g.L, g.L, 1});
+        if (needs_input_grad(1)) {
+          backend.im2col(batch_slice(x, n0, nb), block_cols, window);
+          const int64_t own_partial = r * g.block * weight_size;
+          for (int64_t grp = 0; grp < groups; ++grp) {
+            backend.matmul(grad_slice(n0, nb, grp),
+                           sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.L, g.group_rows},
+                                       {g.rows * g.L, 1, g.L}),
+                           sub_operand(partial, own_partial + grp * g.group_out * g.group_rows,
+                                       {nb, g.group_out, g.group_rows}, {weight_size, g.group_rows, 1}));
+          }
+          // range_sum[r] += sum over the block's samples of partial
+          const Strided sum = sub_operand(block_sum, r * weight_size, {1, weight_size}, {weight_size, 1});
+          const Strided acc = sub_operand(range_sum, r * weight_size, {1, weight_size}, {weight_size, 1});
+          backend.reduce(ReduceOp::Sum, sub_operand(partial, own_partial, {nb, weight_size}, {weight_size, 1}), sum);
+          backend.binary(BinaryOp::Add, acc, sum, acc);
         }
-        grad_w.add_(partial.narrow(0, 0, nb).sum({0}));
-      }
-      if (needs_input_grad(0)) {
-        // columns[n, g] = weight[g]^T @ grad[n, g], then col2im adds them into grad_x[n]
-        for (int64_t grp = 0; grp < groups; ++grp) {
-          backend.matmul(sub_operand(wm, grp * group_out * ws0, {1, group_rows, group_out}, {0, ws1, ws0}),
-                         grad_slice(n0, nb, grp),
-                         sub_operand(cols, grp * group_rows * L, {nb, group_rows, L}, {rows * L, L, 1}));
+        if (needs_input_grad(0)) {
+          for (int64_t grp = 0; grp < groups; ++grp) {
+            backend.matmul(sub_operand(wm, grp * g.group_out * ws0, {1, g.group_rows, g.group_out}, {0, ws1, ws0}),
+                           grad_slice(n0, nb, grp),
+                           sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.group_rows, g.L},
+                                       {g.rows * g.L, g.L, 1}));
+          }
+          backend.col2im(block_cols, batch_slice(grad_x, n0, nb), window);
         }
-        backend.col2im(sub_operand(cols, 0, {nb, rows, L}, {rows * L, L, 1}), batch_slice(grad_x, n0, nb), window);
       }
-    }
+    });
     if (needs_input_grad(0)) r[0] = grad_x;
-    if (needs_input_grad(1)) r[1] = grad_w.view(w.sizes());
+    if (needs_input_grad(1)) r[1] = range_sum.sum({0}).view(w.sizes());
     if (needs_input_grad(2)) r[2] = grad.sum({0, 2, 3});
     return r;
   }
@@ -278,22 +321,20 @@ struct Conv2dBackward final : Node {
     input.reset();
     weight.reset();
   }
-  int64_t height = 0, width = 0;  // of the input
 };
 
 /// conv2d on a checked 4-D input and weight.
 Tensor conv2d_4d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Window2d& w, int64_t groups,
                  const char* op) {
   check_window_fits(w, x.size(2), x.size(3), op);
-  const ConvGeometry geometry(x, weight, w, groups);
+  const ConvGeometry geometry(x.sizes(), weight.sizes(), w, groups, x.element_size(), x.device());
   Tensor out = conv2d_forward_blocked(x, weight, bias, w, geometry);
   if (auto node = make_node<Conv2dBackward>(x, weight, bias)) {
     if (node->needs_input_grad(1)) node->input = autograd::SavedVariable(x);
     node->weight = autograd::SavedVariable(weight);
+    node->input_shape = x.sizes();
     node->window = w;
     node->groups = groups;
-    node->height = geometry.H;
-    node->width = geometry.W;
     set_history(out, node);
   }
   return out;

@@ -430,9 +430,9 @@ Tensor sigmoid(const Tensor& x) {
   return unary_op(x, UnaryOp::Sigmoid, "sigmoid", "SigmoidBackward", Keep::Output,
                   [](const Tensor& g, const Tensor& y, double, double) { return g * (y * (1.0 - y)); });
 }
-Tensor relu(const Tensor& x) {  // the gradient at 0 is 0, as libtorch
-  return integral_unary_op(x, UnaryOp::Relu, "relu", "ReluBackward", Keep::Input,
-                           [](const Tensor& g, const Tensor& x, double, double) { return g * x.gt(0.0); });
+Tensor relu(const Tensor& x) {  // y > 0 exactly where x > 0: the gradient at 0 is 0, as libtorch
+  return integral_unary_op(x, UnaryOp::Relu, "relu", "ReluBackward", Keep::Output,
+                           [](const Tensor& g, const Tensor& y, double, double) { return g * y.gt(0.0); });
 }
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   detail::check_defined(x, "leaky_relu");
@@ -730,8 +730,9 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   const std::vector<double> av = a.expand(shape).to_vector<double>();
   const std::vector<double> bv = b.expand(shape).to_vector<double>();
   for (size_t i = 0; i < av.size(); ++i) {
-    if (av[i] == bv[i]) continue;  // also equal infinities
-    if (!(std::abs(av[i] - bv[i]) <= atol + rtol * std::abs(bv[i]))) return false;  // NaN is never close
+    if (av[i] == bv[i]) continue;                                       // also equal infinities
+    if (!std::isfinite(av[i]) || !std::isfinite(bv[i])) return false;  // NaN, or unequal infinities
+    if (!(std::abs(av[i] - bv[i]) <= atol + rtol * std::abs(bv[i]))) return false;
   }
   return true;
 }
@@ -787,7 +788,7 @@ void check_no_overlap(const Tensor& self, const char* name) {
 /// self = op(self, other) in place. Without a graph to record, writes straight into self's memory; otherwise
 /// computes out of place with autograd and rebases self's history on the result.
 Tensor& binary_inplace(Tensor& self, const Tensor& other, BinaryOp op, const char* name,
-                       Tensor (*out_of_place)(const Tensor&, const Tensor&)) {
+                       Tensor (*out_of_place)(const Tensor&, const Tensor&), bool rule_saves_self) {
   detail::check_defined(self, name);
   detail::check_defined(other, name, "other");
   check_no_overlap(self, name);
@@ -796,7 +797,9 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, BinaryOp op, const cha
   TD_CHECK(can_cast(result, self.dtype()), name, ": the result type ", result, " cannot be written into a ",
            self.dtype(), " tensor in place");
   const bool records = GradMode::is_enabled() && (self.requires_grad() || other.requires_grad());
-  if (records) return detail::assign_inplace(self, out_of_place(self, other), name);
+  if (records) {  // a rule that keeps self must keep its old values, which the write below overwrites
+    return detail::assign_inplace(self, out_of_place(rule_saves_self ? self.clone() : self, other), name);
+  }
   detail::check_inplace(self, name);
   detail::check_same_device(self, other, name);
   const Dims shape = broadcast_shapes(self.sizes(), other.sizes(), name);
@@ -825,18 +828,20 @@ Tensor& scalar_inplace(Tensor& self, UnaryOp op, double c, const char* name, Ten
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  if (alpha != 1) return binary_inplace(*this, other.mul(alpha), BinaryOp::Add, "add_", [](const Tensor& a, const Tensor& b) { return tandem::add(a, b); });
-  return binary_inplace(*this, other, BinaryOp::Add, "add_", [](const Tensor& a, const Tensor& b) { return tandem::add(a, b); });
+  auto out_of_place = [](const Tensor& a, const Tensor& b) { return tandem::add(a, b); };
+  return binary_inplace(*this, alpha == 1 ? other : other.mul(alpha), BinaryOp::Add, "add_", out_of_place, false);
 }
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
-  if (alpha != 1) return binary_inplace(*this, other.mul(alpha), BinaryOp::Sub, "sub_", [](const Tensor& a, const Tensor& b) { return tandem::sub(a, b); });
-  return binary_inplace(*this, other, BinaryOp::Sub, "sub_", [](const Tensor& a, const Tensor& b) { return tandem::sub(a, b); });
+  auto out_of_place = [](const Tensor& a, const Tensor& b) { return tandem::sub(a, b); };
+  return binary_inplace(*this, alpha == 1 ? other : other.mul(alpha), BinaryOp::Sub, "sub_", out_of_place, false);
 }
-Tensor& Tensor::mul_(const Tensor& other) {
-  return binary_inplace(*this, other, BinaryOp::Mul, "mul_", [](const Tensor& a, const Tensor& b) { return tandem::mul(a, b); });
+Tensor& Tensor::mul_(const Tensor& other) {  // MulBackward keeps self: the recorded path clones it first
+  auto out_of_place = [](const Tensor& a, const Tensor& b) { return tandem::mul(a, b); };
+  return binary_inplace(*this, other, BinaryOp::Mul, "mul_", out_of_place, true);
 }
 Tensor& Tensor::div_(const Tensor& other) {
-  return binary_inplace(*this, other, BinaryOp::Div, "div_", [](const Tensor& a, const Tensor& b) { return tandem::div(a, b); });
+  auto out_of_place = [](const Tensor& a, const Tensor& b) { return tandem::div(a, b); };
+  return binary_inplace(*this, other, BinaryOp::Div, "div_", out_of_place, true);
 }
 Tensor& Tensor::add_(double c) {
   return scalar_inplace(*this, UnaryOp::AddScalar, c, "add_", [](const Tensor& a, double v) { return a.add(v); });
@@ -865,12 +870,14 @@ namespace {
 /// self = f(self) in place for a unary kernel op(p0, p1); `result` is the dtype f produces for self.
 template <typename OutOfPlace>
 Tensor& unary_inplace(Tensor& self, UnaryOp op, double p0, double p1, ScalarType result, const char* name,
-                      OutOfPlace&& out_of_place) {
+                      Keep rule_keeps, OutOfPlace&& out_of_place) {
   detail::check_defined(self, name);
   check_no_overlap(self, name);
   TD_CHECK(can_cast(result, self.dtype()), name, ": the result type ", result, " cannot be written into a ",
            self.dtype(), " tensor in place");
-  if (GradMode::is_enabled() && self.requires_grad()) return detail::assign_inplace(self, out_of_place(self), name);
+  if (GradMode::is_enabled() && self.requires_grad()) {  // a rule that keeps the input needs its old values
+    return detail::assign_inplace(self, out_of_place(rule_keeps == Keep::Input ? self.clone() : self), name);
+  }
   detail::check_inplace(self, name);
   detail::backend_of(self).unary(op, detail::strided(self), detail::strided(self), p0, p1);
   detail::bump_version(self);
@@ -927,44 +934,44 @@ Tensor& Tensor::pow_(double exponent) {
   detail::check_defined(*this, "pow_");
   const ScalarType result = pow_scalar_type(*this, exponent, "pow_");
   TD_CHECK(dtype() != kBool, "pow_: not supported for bool tensors");
-  return unary_inplace(*this, UnaryOp::PowScalar, exponent, 0, result, "pow_",
+  return unary_inplace(*this, UnaryOp::PowScalar, exponent, 0, result, "pow_", Keep::Input,
                        [exponent](const Tensor& x) { return tandem::pow(x, exponent); });
 }
 Tensor& Tensor::neg_() {
-  return unary_inplace(*this, UnaryOp::Neg, 0, 0, integral_type(*this, "neg_"), "neg_",
+  return unary_inplace(*this, UnaryOp::Neg, 0, 0, integral_type(*this, "neg_"), "neg_", Keep::Nothing,
                        [](const Tensor& x) { return tandem::neg(x); });
 }
 Tensor& Tensor::exp_() {
   detail::check_defined(*this, "exp_");
-  return unary_inplace(*this, UnaryOp::Exp, 0, 0, floating_type(*this), "exp_",
+  return unary_inplace(*this, UnaryOp::Exp, 0, 0, floating_type(*this), "exp_", Keep::Output,
                        [](const Tensor& x) { return tandem::exp(x); });
 }
 Tensor& Tensor::log_() {
   detail::check_defined(*this, "log_");
-  return unary_inplace(*this, UnaryOp::Log, 0, 0, floating_type(*this), "log_",
+  return unary_inplace(*this, UnaryOp::Log, 0, 0, floating_type(*this), "log_", Keep::Input,
                        [](const Tensor& x) { return tandem::log(x); });
 }
 Tensor& Tensor::sqrt_() {
   detail::check_defined(*this, "sqrt_");
-  return unary_inplace(*this, UnaryOp::Sqrt, 0, 0, floating_type(*this), "sqrt_",
+  return unary_inplace(*this, UnaryOp::Sqrt, 0, 0, floating_type(*this), "sqrt_", Keep::Output,
                        [](const Tensor& x) { return tandem::sqrt(x); });
 }
 Tensor& Tensor::abs_() {
-  return unary_inplace(*this, UnaryOp::Abs, 0, 0, integral_type(*this, "abs_"), "abs_",
+  return unary_inplace(*this, UnaryOp::Abs, 0, 0, integral_type(*this, "abs_"), "abs_", Keep::Input,
                        [](const Tensor& x) { return tandem::abs(x); });
 }
 Tensor& Tensor::tanh_() {
   detail::check_defined(*this, "tanh_");
-  return unary_inplace(*this, UnaryOp::Tanh, 0, 0, floating_type(*this), "tanh_",
+  return unary_inplace(*this, UnaryOp::Tanh, 0, 0, floating_type(*this), "tanh_", Keep::Output,
                        [](const Tensor& x) { return tandem::tanh(x); });
 }
 Tensor& Tensor::sigmoid_() {
   detail::check_defined(*this, "sigmoid_");
-  return unary_inplace(*this, UnaryOp::Sigmoid, 0, 0, floating_type(*this), "sigmoid_",
+  return unary_inplace(*this, UnaryOp::Sigmoid, 0, 0, floating_type(*this), "sigmoid_", Keep::Output,
                        [](const Tensor& x) { return tandem::sigmoid(x); });
 }
 Tensor& Tensor::relu_() {
-  return unary_inplace(*this, UnaryOp::Relu, 0, 0, integral_type(*this, "relu_"), "relu_",
+  return unary_inplace(*this, UnaryOp::Relu, 0, 0, integral_type(*this, "relu_"), "relu_", Keep::Output,
                        [](const Tensor& x) { return tandem::relu(x); });
 }
 Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
@@ -975,7 +982,7 @@ Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
   if (min) result = promote_types(result, ops::scalar_result_type(*this, *min));
   if (max) result = promote_types(result, ops::scalar_result_type(*this, *max));
   return unary_inplace(*this, UnaryOp::Clamp, min.value_or(-std::numeric_limits<double>::infinity()),
-                       max.value_or(std::numeric_limits<double>::infinity()), result, "clamp_",
+                       max.value_or(std::numeric_limits<double>::infinity()), result, "clamp_", Keep::Input,
                        [min, max](const Tensor& x) { return tandem::clamp(x, min, max); });
 }
 

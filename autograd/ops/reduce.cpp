@@ -149,8 +149,8 @@ Tensor mean_masked(const Tensor& x, const DimMask& mask, bool keepdim) {
 }
 
 // ---- prod -----------------------------------------------------------------------------------------------------
-/// Product along `dim` of the elements before (exclusive_before) or after each position, for x with n > 1
-/// elements along dim: a Hillis-Steele scan, log2(n) steps of multiplying by a shifted copy.
+/// For each position along `dim`, the product of the elements before it (before = true) or after it, for x with
+/// n > 1 elements along dim: a Hillis-Steele scan, log2(n) steps of multiplying by a shifted copy.
 Tensor exclusive_products(const Tensor& x, int64_t dim, bool before) {
   const int64_t n = x.size(dim);
   auto ones_along = [&](int64_t count) { return ones_like(x.narrow(dim, 0, count)); };

@@ -41,9 +41,20 @@ namespace {
 // =============================================================================================================
 // float32 math that vectorises
 // =============================================================================================================
+// Every function here is forced inline, and the row loops of map1/map2 are flattened (everything they call is
+// inlined into them): called through a function, none of the loops would vectorise, and GCC's heuristics
+// decline to inline the larger ones across the many kernel instantiations.
+#if defined(__GNUC__)
+#define TD_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TD_FLATTEN __attribute__((flatten))
+#else
+#define TD_ALWAYS_INLINE inline
+#define TD_FLATTEN
+#endif
+
 namespace fmath {
 
-inline float mul_add(float a, float b, float c) {
+TD_ALWAYS_INLINE float mul_add(float a, float b, float c) {
 #if defined(__FMA__)
   return std::fma(a, b, c);
 #else
@@ -52,23 +63,23 @@ inline float mul_add(float a, float b, float c) {
 }
 
 template <typename To, typename From>
-inline To bits(From v) {
+TD_ALWAYS_INLINE To bits(From v) {
   return std::bit_cast<To>(v);
 }
 
 /// c ? a : b as a bit mask blend, so that loops stay branch-free (and vectorise) on every target.
-inline float select(bool c, float a, float b) {
+TD_ALWAYS_INLINE float select(bool c, float a, float b) {
   const uint32_t m = -static_cast<uint32_t>(c);
   return bits<float>((bits<uint32_t>(a) & m) | (bits<uint32_t>(b) & ~m));
 }
 
 /// 2^n for n in [-126, 127], built from its exponent bits.
-inline float pow2(int32_t n) { return bits<float>((n + 127) << 23); }
+TD_ALWAYS_INLINE float pow2(int32_t n) { return bits<float>((n + 127) << 23); }
 
 /// e^x: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so that n ln2 is exact), e^r by a degree-7
 /// polynomial (1 + r + r^2 P(r)), then the scaling by 2^n done in two halves so that subnormal results keep
 /// their precision. Overflows to +inf above ~88.72, underflows to 0 below ~-103.97; NaN stays NaN.
-inline float exp(float x) {
+TD_ALWAYS_INLINE float exp(float x) {
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693359375f;         // 9 significant bits: n * kLn2Hi is exact
   constexpr float kLn2Lo = -2.12194440054690583e-4f;
@@ -92,7 +103,7 @@ inline float exp(float x) {
 }
 
 /// tanh: an odd polynomial x + x^3 P(x^2) below |x| = 0.625, 1 - 2 / (e^{2|x|} + 1) with x's sign above.
-inline float tanh(float x) {
+TD_ALWAYS_INLINE float tanh(float x) {
   const float a = std::abs(x);
   const float z = x * x;
   float p = -6.096714166e-03f;
@@ -106,19 +117,19 @@ inline float tanh(float x) {
 }
 
 /// 1 / (1 + e^-x), computed from e = e^{-|x|} <= 1 so that nothing overflows: 1/(1+e) or e/(1+e).
-inline float sigmoid(float x) {
+TD_ALWAYS_INLINE float sigmoid(float x) {
   const float e = exp(-std::abs(x));
   return select(x >= 0.0f, 1.0f, e) / (1.0f + e);
 }
 
 /// x * sigmoid(x), with the same overflow-free form.
-inline float silu(float x) {
+TD_ALWAYS_INLINE float silu(float x) {
   const float e = exp(-std::abs(x));
   return select(x >= 0.0f, x, x * e) / (1.0f + e);
 }
 
 /// erf(z) / z for z^2 = u in [0, 0.25] (degree-4 polynomial in u).
-inline float erf_small(float u) {
+TD_ALWAYS_INLINE float erf_small(float u) {
   float p = 4.719082567e-03f;
   p = mul_add(p, u, -2.675773274e-02f);
   p = mul_add(p, u, 1.128283143e-01f);
@@ -129,7 +140,7 @@ inline float erf_small(float u) {
 /// erfc(z) for z >= 0.5, given z^2 as hi + lo (hi rounded, lo its rounding error): e^{-z^2} R(z) with
 /// R(z) = e^{z^2} erfc(z) a degree-9 polynomial in s = 1 / (1 + z/2). Splitting z^2 keeps the exponential
 /// accurate (an error d in z^2 would cost a relative error d in the result, ~z^2 ulps).
-inline float erfc_tail(float z, float hi, float lo) {
+TD_ALWAYS_INLINE float erfc_tail(float z, float hi, float lo) {
   const float s = 2.0f / (2.0f + z);
   float p = -7.712376870e-02f;
   p = mul_add(p, s, 3.626524412e-01f);
@@ -145,7 +156,7 @@ inline float erfc_tail(float z, float hi, float lo) {
 }
 
 /// The rounding error of a * a (exact), by FMA or by Dekker's splitting of a into two 12-bit halves.
-inline float square_error(float a, float sq) {
+TD_ALWAYS_INLINE float square_error(float a, float sq) {
 #if defined(__FMA__)
   return std::fma(a, a, -sq);
 #else
@@ -155,7 +166,7 @@ inline float square_error(float a, float sq) {
 #endif
 }
 
-inline float erf(float x) {
+TD_ALWAYS_INLINE float erf(float x) {
   const float a = select(std::abs(x) < 10.5f, std::abs(x), 10.5f);  // erf(10.5) is 1 to float precision; keeps inf out
   const float sq = a * a;
   const float tail = 1.0f - erfc_tail(a, sq, square_error(a, sq));
@@ -165,7 +176,7 @@ inline float erf(float x) {
 
 /// Exact gelu x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2 = erfc(-x / sqrt 2) / 2. The tail uses erfc of
 /// |x| / sqrt 2 directly, so that for negative x (Phi tiny) there is no cancellation in 1 + erf.
-inline float gelu_erf(float x) {
+TD_ALWAYS_INLINE float gelu_erf(float x) {
   constexpr float kSqrtHalf = 0.70710678118654752f;
   const float z = x * kSqrtHalf;
   const float a = select(std::abs(x) < 14.5f, std::abs(x), 14.5f);  // beyond, Phi is 0 or 1 to float precision
@@ -179,7 +190,7 @@ inline float gelu_erf(float x) {
 /// The tanh approximation 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), written as x sigmoid(2u).
 /// 2u grows like x^3, so it is formed in double and passed to exp as hi + lo: rounding it to float first
 /// would cost up to |2u| ulps.
-inline float gelu_tanh(float x) {
+TD_ALWAYS_INLINE float gelu_tanh(float x) {
   constexpr double kTwoSqrt2OverPi = 1.5957691216057308;
   const double xd = x;
   const double u2 = kTwoSqrt2OverPi * (xd + 0.044715 * xd * xd * xd);
@@ -266,7 +277,7 @@ concept HasRowKernel = requires(const F& f, const In* x, Out* o, int64_t n) { f.
 /// dst[i] = f(src[i]); In and Out are element types.
 template <typename In, typename Out, typename F>
 void map1(const Strided& src, const Strided& dst, const F& f, int64_t grain) {
-  for_each_row_tiled<2>({&dst, &src}, [&](std::array<char*, 2> p, int64_t n, const int64_t* s) {
+  for_each_row_tiled<2>({&dst, &src}, [&](std::array<char*, 2> p, int64_t n, const int64_t* s) TD_FLATTEN {
     Out* o = reinterpret_cast<Out*>(p[0]);
     const In* x = reinterpret_cast<const In*>(p[1]);
     constexpr int64_t si = sizeof(In), so = sizeof(Out);
@@ -295,7 +306,7 @@ void map1(const Strided& src, const Strided& dst, const F& f, int64_t grain) {
 /// dst[i] = f(a[i], b[i]), with fast paths for contiguous, in-place and scalar-broadcast operands.
 template <typename In, typename Out, typename F>
 void map2(const Strided& a, const Strided& b, const Strided& dst, const F& f, int64_t grain) {
-  for_each_row_tiled<3>({&dst, &a, &b}, [&](std::array<char*, 3> p, int64_t n, const int64_t* s) {
+  for_each_row_tiled<3>({&dst, &a, &b}, [&](std::array<char*, 3> p, int64_t n, const int64_t* s) TD_FLATTEN {
     Out* o = reinterpret_cast<Out*>(p[0]);
     const In* x = reinterpret_cast<const In*>(p[1]);
     const In* y = reinterpret_cast<const In*>(p[2]);
@@ -355,19 +366,19 @@ struct SqrtFn {
 };
 
 template <typename T>
-inline T sign_of(T x) {
+TD_ALWAYS_INLINE T sign_of(T x) {
   if constexpr (std::is_floating_point_v<T>) return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x);  // keeps ±0, NaN
   else return static_cast<T>((T(0) < x) - (x < T(0)));
 }
 
 /// floor and ceil through round-to-nearest, which vectorises (std::floor does not, with GCC 12).
 template <typename T>
-inline T floor_of(T x) {
+TD_ALWAYS_INLINE T floor_of(T x) {
   const T r = std::nearbyint(x);
   return r > x ? r - T(1) : r;
 }
 template <typename T>
-inline T ceil_of(T x) {
+TD_ALWAYS_INLINE T ceil_of(T x) {
   const T r = std::nearbyint(x);
   return r < x ? r + T(1) : r;
 }

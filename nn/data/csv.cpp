@@ -3,8 +3,8 @@
 #include "nn/data/csv.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -47,7 +47,9 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& options, const std
   size_t i = 0, line = 1;
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // a UTF-8 byte order mark is not part of the first name
 
-  auto at_line_end = [&](size_t k) { return k >= n || text[k] == '\n' || (text[k] == '\r' && (k + 1 == n || text[k + 1] == '\n')); };
+  auto at_line_end = [&](size_t k) {
+    return k >= n || text[k] == '\n' || (text[k] == '\r' && (k + 1 == n || text[k + 1] == '\n'));
+  };
   while (i < n) {
     if (at_line_end(i)) {  // a blank line
       i += text[i] == '\r' ? 2 : 1;
@@ -225,7 +227,10 @@ Tensor CsvTable::columns(const std::vector<std::string>& names, ScalarType dtype
     const size_t c = indices[j];
     for (size_t r = 0; r < rows_; ++r) {
       const std::string& field = columns_[c][r];
-      auto where = [&] { return detail::concat("CsvTable: ", source_, " line ", row_lines_[r], ", column \"", names_[c], "\" (", c + 1, "): "); };
+      auto where = [&] {
+        return detail::concat("CsvTable: ", source_, " line ", row_lines_[r], ", column \"", names_[c], "\" (", c + 1,
+                              "): ");
+      };
       TD_CHECK(!is_missing(field), where(), "the value is missing, which int64 cannot represent");
       std::string_view value = trim(field);
       if (value.size() > 1 && value.front() == '+') value.remove_prefix(1);

@@ -33,8 +33,8 @@ struct DataLoader::Epoch {
   std::mutex mutex;
   std::condition_variable worker_cv;    ///< a batch was consumed, or stop
   std::condition_variable consumer_cv;  ///< a batch is ready, or stop
-  size_t next_to_claim = 0;    ///< the batch the next idle worker loads
-  size_t next_to_consume = 0;  ///< the batch the consumer takes next
+  size_t next_to_claim = 0;             ///< the batch the next idle worker loads
+  size_t next_to_consume = 0;           ///< the batch the consumer takes next
   std::map<size_t, Slot> ready;
   bool stopping = false;
   std::vector<std::thread> workers;
@@ -42,7 +42,7 @@ struct DataLoader::Epoch {
   Example current;        ///< the batch the iterators point at
   bool finished = false;  ///< past the last batch (or stopped, or failed)
 
-  ~Epoch() { stop(); }
+  ~Epoch() { stop(); }  // the last iterator of the epoch went away
 
   Example load(size_t b) {
     NoGradGuard no_grad;  // batches are data: never part of a graph
@@ -84,19 +84,20 @@ struct DataLoader::Epoch {
     }
   }
 
-  /// Moves `current` to the next batch, or marks the epoch finished. Rethrows a loading error (ending the epoch).
+  /// Moves `current` to the next batch, or finishes the epoch after the last one. Rethrows an error raised
+  /// while loading the batch, which also finishes the epoch.
   void advance() {
     current = Example();
     if (finished) return;
+    if (stopping || next_to_consume >= batches.size()) {
+      finish();
+      return;
+    }
     if (workers.empty()) {  // no background threads: load right here
-      if (stopping || next_to_consume >= batches.size()) {
-        finished = true;
-        return;
-      }
       try {
         current = load(next_to_consume++);
       } catch (...) {
-        finished = true;
+        finish();
         throw;
       }
       return;
@@ -104,22 +105,18 @@ struct DataLoader::Epoch {
     Slot slot;
     {
       std::unique_lock<std::mutex> lock(mutex);
-      if (stopping || next_to_consume >= batches.size()) {
-        finished = true;
-        return;
-      }
       consumer_cv.wait(lock, [&] { return stopping || ready.count(next_to_consume) > 0; });
-      if (stopping) {
-        finished = true;
-        return;
+      if (!stopping) {
+        slot = std::move(ready.extract(next_to_consume++).mapped());
       }
-      auto node = ready.extract(next_to_consume++);
-      slot = std::move(node.mapped());
+    }
+    if (stopping) {
+      finish();
+      return;
     }
     worker_cv.notify_all();  // the window moved on: a worker may claim another batch
     if (slot.error) {
-      finished = true;
-      stop();
+      finish();
       std::rethrow_exception(slot.error);
     }
     current = std::move(slot.batch);
@@ -136,6 +133,15 @@ struct DataLoader::Epoch {
     for (std::thread& t : workers)
       if (t.joinable()) t.join();
     ready.clear();
+  }
+
+  /// Stops the epoch for good: its iterators read as finished and it lets go of the dataset and its batches.
+  void finish() {
+    stop();
+    finished = true;
+    current = Example();
+    dataset.reset();
+    batches.clear();
   }
 };
 
@@ -156,7 +162,7 @@ DataLoader::DataLoader(DatasetPtr dataset, DataLoaderOptions options, SamplerPtr
 }
 
 DataLoader::~DataLoader() {
-  if (auto running = running_.lock()) running->stop();
+  if (auto running = running_.lock()) running->finish();
 }
 
 size_t DataLoader::size() const {
@@ -165,18 +171,17 @@ size_t DataLoader::size() const {
 }
 
 DataLoader::Iterator DataLoader::begin() {
-  if (auto running = running_.lock()) {
-    running->stop();
-    running->finished = true;
-    running->current = Example();
-  }
-  const uint64_t epoch = next_epoch_++;
+  if (auto running = running_.lock()) running->finish();
+  const uint64_t epoch = next_epoch_;
   const std::vector<size_t> order = sampler_->indices(epoch);
+  TD_CHECK(order.size() == sampler_->size(), "DataLoader: ", sampler_->name(), " gave ", order.size(),
+           " indices for epoch ", epoch, " but its size() is ", sampler_->size());
   const size_t n = dataset_->size();
   for (size_t k = 0; k < order.size(); ++k)
-    TD_CHECK(order[k] < n, "DataLoader: ", sampler_->name(), " gave index ", order[k], " (position ", k,
-             " of epoch ", epoch, ") but ", dataset_->name(), " has ", n, " examples");
+    TD_CHECK(order[k] < n, "DataLoader: ", sampler_->name(), " gave index ", order[k], " (position ", k, " of epoch ",
+             epoch, ") but ", dataset_->name(), " has ", n, " examples");
   dataset_->set_epoch(epoch);
+  ++next_epoch_;
 
   auto state = std::make_shared<Epoch>();
   state->dataset = dataset_;
@@ -189,7 +194,8 @@ DataLoader::Iterator DataLoader::begin() {
                                 order.begin() + static_cast<std::ptrdiff_t>(last));
   }
   const size_t workers = std::min(static_cast<size_t>(options_.workers()), count);
-  state->capacity = std::max<size_t>(1, static_cast<size_t>(options_.workers())) * static_cast<size_t>(options_.prefetch());
+  state->capacity =
+      std::max<size_t>(1, static_cast<size_t>(options_.workers())) * static_cast<size_t>(options_.prefetch());
   running_ = state;
   state->start_workers(workers);  // on failure the state's destructor joins the ones already started
   state->advance();

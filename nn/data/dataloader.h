@@ -79,7 +79,9 @@ class DataLoader {
     /// Moves to the next batch (waits for it; rethrows an exception raised while loading it).
     Iterator& operator++();
     /// Equal when both are past the end, or both are the same epoch.
-    friend bool operator==(const Iterator& a, const Iterator& b) { return a.at_end() == b.at_end() && (a.at_end() || a.epoch_ == b.epoch_); }
+    friend bool operator==(const Iterator& a, const Iterator& b) {
+      return a.at_end() == b.at_end() && (a.at_end() || a.epoch_ == b.epoch_);
+    }
     friend bool operator!=(const Iterator& a, const Iterator& b) { return !(a == b); }
 
    private:

@@ -22,8 +22,8 @@ Example collate(const std::vector<Example>& examples) {
   for (size_t i = 0; i < examples.size(); ++i) {
     const Example& e = examples[i];
     TD_CHECK(e.data.defined(), "collate: example ", i, " has no data");
-    TD_CHECK(e.data.sizes() == examples[0].data.sizes(), "collate: example ", i, " has data of shape ",
-             e.data.sizes(), " but example 0 has shape ", examples[0].data.sizes(),
+    TD_CHECK(e.data.sizes() == examples[0].data.sizes(), "collate: example ", i, " has data of shape ", e.data.sizes(),
+             " but example 0 has shape ", examples[0].data.sizes(),
              " (all examples of a batch must have the same shape)");
     TD_CHECK(e.target.defined() == with_target, "collate: example ", i, (with_target ? " has no" : " has a"),
              " target but example 0 ", (with_target ? "has one" : "has none"));
@@ -72,8 +72,8 @@ void TensorDataset::set_tensors(Tensor data, Tensor targets) {
 size_t TensorDataset::size() const { return data_.defined() ? static_cast<size_t>(data_.size(0)) : 0; }
 
 std::string TensorDataset::name() const {
-  return detail::concat("TensorDataset(data=", data_.sizes(), ", targets=",
-                        targets_.defined() ? targets_.sizes().str() : std::string("none"), ")");
+  return detail::concat("TensorDataset(data=", data_.sizes(),
+                        ", targets=", targets_.defined() ? targets_.sizes().str() : std::string("none"), ")");
 }
 
 void TensorDataset::check_index(size_t index) const {
@@ -165,8 +165,7 @@ Subset::Subset(DatasetPtr dataset, std::vector<size_t> indices)
 }
 
 size_t Subset::map_index(size_t index) const {
-  TD_CHECK(index < indices_.size(), "Subset: index ", index, " is out of range for a subset of size ",
-           indices_.size());
+  TD_CHECK(index < indices_.size(), "Subset: index ", index, " is out of range for a subset of size ", indices_.size());
   return indices_[index];
 }
 
@@ -182,14 +181,16 @@ size_t Subset::size() const { return indices_.size(); }
 
 void Subset::set_epoch(uint64_t epoch) { dataset_->set_epoch(epoch); }
 
-std::string Subset::name() const { return detail::concat("Subset(size=", indices_.size(), " of ", dataset_->name(), ")"); }
+std::string Subset::name() const {
+  return detail::concat("Subset(size=", indices_.size(), " of ", dataset_->name(), ")");
+}
 
 std::vector<std::shared_ptr<Subset>> random_split(const DatasetPtr& dataset, const std::vector<size_t>& lengths,
                                                   uint64_t seed) {
   TD_CHECK(dataset != nullptr, "random_split: the dataset is null");
   const size_t total = std::accumulate(lengths.begin(), lengths.end(), size_t{0});
-  TD_CHECK(total == dataset->size(), "random_split: the lengths add up to ", total, " but ", dataset->name(),
-           " has ", dataset->size(), " examples");
+  TD_CHECK(total == dataset->size(), "random_split: the lengths add up to ", total, " but ", dataset->name(), " has ",
+           dataset->size(), " examples");
   std::vector<size_t> perm(total);
   std::iota(perm.begin(), perm.end(), size_t{0});
   std::mt19937_64 rng(derive_seed(seed, {0x73706C6974ull}));  // a stream of its own, apart from the samplers'

@@ -123,9 +123,9 @@ class TransformDataset : public Dataset {
                    std::shared_ptr<const Transform> target_transform = nullptr);
   /// Takes a transform by value, e.g. TransformDataset(ds, Normalize({0.5}, {0.5})).
   template <typename T>
-    requires std::is_base_of_v<Transform, std::decay_t<T>>
-  TransformDataset(DatasetPtr dataset, T&& data_transform)
-      : TransformDataset(std::move(dataset), std::make_shared<const std::decay_t<T>>(std::forward<T>(data_transform))) {}
+  requires std::is_base_of_v<Transform, std::decay_t<T>> TransformDataset(DatasetPtr dataset, T&& data_transform)
+      : TransformDataset(std::move(dataset), std::make_shared<const std::decay_t<T>>(std::forward<T>(data_transform))) {
+  }
   Example get(size_t index) override;
   size_t size() const override;
   void set_epoch(uint64_t epoch) override;

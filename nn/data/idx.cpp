@@ -57,7 +57,7 @@ struct IdxType {
   bool is_float;
 };
 
-constexpr IdxType kIdxTypes[] = {{0x08, 1, "ubyte", false}, {0x09, 1, "byte", false},  {0x0B, 2, "int16", false},
+constexpr IdxType kIdxTypes[] = {{0x08, 1, "ubyte", false}, {0x09, 1, "byte", false},   {0x0B, 2, "int16", false},
                                  {0x0C, 4, "int32", false}, {0x0D, 4, "float32", true}, {0x0E, 8, "float64", true}};
 
 uint64_t read_be(const unsigned char* p, size_t n) {
@@ -150,8 +150,8 @@ Tensor read_idx(const std::string& path, std::optional<ScalarType> dtype) {
            " bytes after the data its header (", what, ") describes: expected ", expected, " bytes, found ",
            bytes.size());
 
-  const ScalarType out_dtype = dtype.value_or(type->is_float ? (type->code == 0x0E ? kFloat64 : kFloat32)
-                                                             : (ndim == 1 ? kInt64 : kFloat32));
+  const ScalarType out_dtype =
+      dtype.value_or(type->is_float ? (type->code == 0x0E ? kFloat64 : kFloat32) : (ndim == 1 ? kInt64 : kFloat32));
   TD_CHECK(out_dtype != kBool, "read_idx: ", path, ": cannot read IDX values as bool");
   TD_CHECK(!(type->is_float && out_dtype == kInt64), "read_idx: ", path, " holds ", type->name,
            " values, which cannot be read as int64");

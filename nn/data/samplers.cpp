@@ -60,12 +60,10 @@ WeightedRandomSampler::WeightedRandomSampler(std::vector<double> weights, size_t
   TD_CHECK(positive > 0, "WeightedRandomSampler: all ", weights_.size(), " weights are zero");
   TD_CHECK(std::isfinite(total), "WeightedRandomSampler: the weights add up to ", total);
   TD_CHECK(replacement_ || num_samples_ <= positive, "WeightedRandomSampler: cannot draw ", num_samples_,
-           " indices without replacement when only ", positive, " of the ", weights_.size(),
-           " weights are positive");
+           " indices without replacement when only ", positive, " of the ", weights_.size(), " weights are positive");
 }
 
-WeightedRandomSampler::WeightedRandomSampler(const Tensor& weights, size_t num_samples, bool replacement,
-                                             uint64_t seed)
+WeightedRandomSampler::WeightedRandomSampler(const Tensor& weights, size_t num_samples, bool replacement, uint64_t seed)
     : WeightedRandomSampler(
           [&] {
             TD_CHECK(weights.defined(), "WeightedRandomSampler: weights are undefined");
@@ -99,8 +97,9 @@ std::vector<size_t> WeightedRandomSampler::indices(uint64_t epoch) const {
     const double u = uniform_real(rng);
     if (weights_[i] > 0) keys.emplace_back(std::log1p(-u) / weights_[i], i);  // log(1 - u): 1 - u is in (0, 1]
   }
-  std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(num_samples_), keys.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::partial_sort(
+      keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(num_samples_), keys.end(),
+      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
   for (size_t k = 0; k < num_samples_; ++k) out.push_back(keys[k].second);
   return out;
 }

@@ -38,8 +38,8 @@ Normalize::Normalize(std::vector<double> mean, std::vector<double> stddev)
     : mean_(std::move(mean)), std_(std::move(stddev)) {
   TD_CHECK(!mean_.empty() && !std_.empty(), "Normalize: mean and std need at least one value each, got ",
            list_str(mean_), " and ", list_str(std_));
-  TD_CHECK(mean_.size() == 1 || std_.size() == 1 || mean_.size() == std_.size(), "Normalize: mean ",
-           list_str(mean_), " and std ", list_str(std_), " have different numbers of channels");
+  TD_CHECK(mean_.size() == 1 || std_.size() == 1 || mean_.size() == std_.size(), "Normalize: mean ", list_str(mean_),
+           " and std ", list_str(std_), " have different numbers of channels");
   for (double m : mean_) TD_CHECK(std::isfinite(m), "Normalize: mean ", list_str(mean_), " has a non-finite value");
   for (double s : std_)
     TD_CHECK(std::isfinite(s) && s != 0, "Normalize: every std must be finite and nonzero, got ", list_str(std_));
@@ -50,8 +50,8 @@ Tensor Normalize::apply(const Tensor& x, const SampleKey& /*key*/) const {
   TD_CHECK(x.is_floating_point(), "Normalize: expected a floating tensor, got ", x.dtype(), " of shape ", x.sizes());
   const int64_t channels = x.dim() == 2 ? 1 : x.size(-3);
   for (const auto* values : {&mean_, &std_})
-    TD_CHECK(values->size() == 1 || static_cast<int64_t>(values->size()) == channels, "Normalize: ",
-             (values == &mean_ ? "mean " : "std "), list_str(*values), " has ", values->size(),
+    TD_CHECK(values->size() == 1 || static_cast<int64_t>(values->size()) == channels,
+             "Normalize: ", (values == &mean_ ? "mean " : "std "), list_str(*values), " has ", values->size(),
              " values but the input of shape ", x.sizes(), " has ", channels, " channel(s)");
   // one value per channel, laid out to broadcast over [C, H, W]
   auto per_channel = [&](const std::vector<double>& values) {
@@ -81,8 +81,10 @@ Tensor RandomCrop::apply(const Tensor& x, const SampleKey& key) const {
            width + 2 * pad, ")");
   std::mt19937_64 rng = sample_rng(seed_, key);
   // The window's top-left corner, in the coordinates of the unpadded input (negative inside the padding).
-  const int64_t top = static_cast<int64_t>(uniform_index(rng, static_cast<uint64_t>(height + 2 * pad - crop_h + 1))) - pad;
-  const int64_t left = static_cast<int64_t>(uniform_index(rng, static_cast<uint64_t>(width + 2 * pad - crop_w + 1))) - pad;
+  const int64_t top =
+      static_cast<int64_t>(uniform_index(rng, static_cast<uint64_t>(height + 2 * pad - crop_h + 1))) - pad;
+  const int64_t left =
+      static_cast<int64_t>(uniform_index(rng, static_cast<uint64_t>(width + 2 * pad - crop_w + 1))) - pad;
 
   Dims out_shape = x.sizes();
   out_shape[static_cast<size_t>(hd)] = crop_h;

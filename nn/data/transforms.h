@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <random>
 #include <string>
@@ -59,6 +60,9 @@ class Normalize : public Transform {
 class RandomCrop : public Transform {
  public:
   explicit RandomCrop(ExpandingArray2 size, int64_t padding = 0, uint64_t seed = 0);
+  /// RandomCrop({h, w}, ...): a braced size (without this overload, {h, w} would also read as a RandomCrop).
+  explicit RandomCrop(std::initializer_list<int64_t> size, int64_t padding = 0, uint64_t seed = 0)
+      : RandomCrop(ExpandingArray2(size), padding, seed) {}
   Tensor apply(const Tensor& x, const SampleKey& key) const override;
   std::string name() const override;
   const ExpandingArray2& size() const { return size_; }
@@ -92,8 +96,8 @@ class Compose : public Transform {
   explicit Compose(std::vector<TransformPtr> transforms);
   /// Takes the transforms by value: Compose(RandomCrop(28, 2), RandomHorizontalFlip(), Normalize({0.5}, {0.5})).
   template <typename... Ts>
-    requires(sizeof...(Ts) > 0 && (std::is_base_of_v<Transform, std::decay_t<Ts>> && ...))
-  explicit Compose(Ts&&... transforms)
+  requires(sizeof...(Ts) > 0 &&
+           (std::is_base_of_v<Transform, std::decay_t<Ts>> && ...)) explicit Compose(Ts&&... transforms)
       : Compose(std::vector<TransformPtr>{std::make_shared<const std::decay_t<Ts>>(std::forward<Ts>(transforms))...}) {}
   Tensor apply(const Tensor& x, const SampleKey& key) const override;
   std::string name() const override;

@@ -56,7 +56,8 @@ OptimizerParamGroup::OptimizerParamGroup(std::vector<Tensor> params, std::unique
     : params_(std::move(params)), options_(std::move(options)) {}
 
 OptimizerParamGroup::OptimizerParamGroup(const OptimizerParamGroup& other)
-    : params_(other.params_), options_(other.options_ ? other.options_->clone() : nullptr),
+    : params_(other.params_),
+      options_(other.options_ ? other.options_->clone() : nullptr),
       overrides_(other.overrides_) {}
 
 OptimizerParamGroup& OptimizerParamGroup::operator=(const OptimizerParamGroup& other) {
@@ -82,8 +83,10 @@ const OptimizerOptions& OptimizerParamGroup::options() const {
 // OptimizerParamState
 // =============================================================================================================
 void OptimizerParamState::set(const std::string& name, Tensor value) {
-  if (Tensor* existing = buffers_.find(name)) *existing = std::move(value);
-  else buffers_.insert(name, std::move(value));
+  if (Tensor* existing = buffers_.find(name))
+    *existing = std::move(value);
+  else
+    buffers_.insert(name, std::move(value));
 }
 
 Tensor& OptimizerParamState::get_or_create(const std::string& name, const std::function<Tensor()>& make) {
@@ -210,8 +213,8 @@ nn::OrderedDict<Tensor> Optimizer::state_dict() const {
     for (const auto& [option, value] : group.options().values())
       dict.insert(prefix + option, scalar_tensor(value, kFloat64));
     const auto count = static_cast<int64_t>(group.params().size());
-    dict.insert(prefix + "params", arange(static_cast<double>(first_index), static_cast<double>(first_index + count),
-                                          1, kInt64));
+    dict.insert(prefix + "params",
+                arange(static_cast<double>(first_index), static_cast<double>(first_index + count), 1, kInt64));
     first_index += count;
   }
   for (const auto& [index, state] : state_) {
@@ -246,13 +249,15 @@ void Optimizer::load_state_dict(const nn::OrderedDict<Tensor>& dict) {
   for (const auto& [key, value] : dict) {
     int64_t index = 0;
     std::string field;
-    if (key.rfind(kGroupPrefix, 0) == 0 && split_index(std::string_view(key).substr(kGroupPrefix.size()), index, field)) {
+    if (key.rfind(kGroupPrefix, 0) == 0 &&
+        split_index(std::string_view(key).substr(kGroupPrefix.size()), index, field)) {
       group_entries[index].push_back({field, key, value});
     } else if (key.rfind(kStatePrefix, 0) == 0 &&
                split_index(std::string_view(key).substr(kStatePrefix.size()), index, field)) {
       state_entries[index].push_back({field, key, value});
     } else {
-      TD_CHECK(false, where, ": unexpected key '", key, "' (expected param_groups.<g>.<option> or state.<index>.<name>)");
+      TD_CHECK(false, where, ": unexpected key '", key,
+               "' (expected param_groups.<g>.<option> or state.<index>.<name>)");
     }
   }
 
@@ -273,8 +278,8 @@ void Optimizer::load_state_dict(const nn::OrderedDict<Tensor>& dict) {
     const Tensor& indices = params_entry->value;
     const auto expected = static_cast<int64_t>(param_groups_[g].params().size());
     TD_CHECK(indices.defined() && indices.dim() == 1 && indices.size(0) == expected, where, ": '", prefix,
-             "params' lists ", indices.defined() && indices.dim() == 1 ? indices.size(0) : -1,
-             " parameters but group ", g, " of the optimizer has ", expected);
+             "params' lists ", indices.defined() && indices.dim() == 1 ? indices.size(0) : -1, " parameters but group ",
+             g, " of the optimizer has ", expected);
 
     auto options = param_groups_[g].options().clone();
     for (const auto& field : options->values()) {
@@ -292,8 +297,8 @@ void Optimizer::load_state_dict(const nn::OrderedDict<Tensor>& dict) {
   // State: indices in range, a step count, known buffers of the parameter's shape.
   std::map<int64_t, OptimizerParamState> new_state;
   for (auto& [index, entries] : state_entries) {
-    TD_CHECK(index < static_cast<int64_t>(params.size()), where, ": '", entries.front().key,
-             "' refers to parameter ", index, " but the optimizer has ", params.size(), " parameters");
+    TD_CHECK(index < static_cast<int64_t>(params.size()), where, ": '", entries.front().key, "' refers to parameter ",
+             index, " but the optimizer has ", params.size(), " parameters");
     const Tensor& param = params[static_cast<size_t>(index)];
     OptimizerParamState state;
     const auto step_entry = take(entries, "step");
@@ -305,9 +310,9 @@ void Optimizer::load_state_dict(const nn::OrderedDict<Tensor>& dict) {
     for (const Entry& entry : entries) {
       TD_CHECK(std::find(buffer_names.begin(), buffer_names.end(), entry.field) != buffer_names.end(), where,
                ": unexpected key '", entry.key, "' (", who, " keeps no state called '", entry.field, "')");
-      TD_CHECK(entry.value.defined() && entry.value.sizes() == param.sizes(), where, ": '", entry.key,
-               "' has shape ", entry.value.defined() ? entry.value.sizes() : Dims{}, " but parameter ", index,
-               " has shape ", param.sizes());
+      TD_CHECK(entry.value.defined() && entry.value.sizes() == param.sizes(), where, ": '", entry.key, "' has shape ",
+               entry.value.defined() ? entry.value.sizes() : Dims{}, " but parameter ", index, " has shape ",
+               param.sizes());
       state.set(entry.field, entry.value.to(param.device(), param.dtype()).clone());
     }
     new_state.emplace(index, std::move(state));

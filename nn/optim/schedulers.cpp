@@ -128,8 +128,11 @@ double CosineAnnealingLR::lr_at(double base_lr, int64_t epoch) const {
 
 LinearWarmupCosineLR::LinearWarmupCosineLR(Optimizer& optimizer, int64_t warmup_steps, int64_t total_steps,
                                            double warmup_start_factor, double eta_min)
-    : LRScheduler(optimizer), warmup_steps_(warmup_steps), total_steps_(total_steps),
-      warmup_start_factor_(warmup_start_factor), eta_min_(eta_min) {
+    : LRScheduler(optimizer),
+      warmup_steps_(warmup_steps),
+      total_steps_(total_steps),
+      warmup_start_factor_(warmup_start_factor),
+      eta_min_(eta_min) {
   TD_CHECK(warmup_steps >= 0, "LinearWarmupCosineLR: warmup_steps must be >= 0, got ", warmup_steps);
   TD_CHECK(total_steps > warmup_steps, "LinearWarmupCosineLR: total_steps (", total_steps,
            ") must be greater than warmup_steps (", warmup_steps, ")");
@@ -160,8 +163,8 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const Options& option
   TD_CHECK(options.cooldown() >= 0, who, ": cooldown must be >= 0, got ", options.cooldown());
   TD_CHECK(options.threshold() >= 0, who, ": threshold must be >= 0, got ", options.threshold());
   TD_CHECK(options.min_lr() >= 0, who, ": min_lr must be >= 0, got ", options.min_lr());
-  best_ = options.mode() == Mode::min ? std::numeric_limits<double>::infinity()
-                                      : -std::numeric_limits<double>::infinity();
+  best_ =
+      options.mode() == Mode::min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
   read_lrs();
 }
 

@@ -25,8 +25,8 @@ void SGD::check_options(const OptimizerOptions& options) const {
   detail::check_option(o.momentum() >= 0, name(), "momentum", o.momentum(), "must be >= 0");
   detail::check_option(o.weight_decay() >= 0, name(), "weight_decay", o.weight_decay(), "must be >= 0");
   TD_CHECK(!o.nesterov() || (o.momentum() > 0 && o.dampening() == 0), name(),
-           ": nesterov momentum requires momentum > 0 and dampening 0, got momentum ", o.momentum(),
-           " and dampening ", o.dampening());
+           ": nesterov momentum requires momentum > 0 and dampening 0, got momentum ", o.momentum(), " and dampening ",
+           o.dampening());
 }
 
 void SGD::update(Tensor& param, const Tensor& grad, const OptimizerOptions& options, OptimizerParamState& state) {

@@ -119,13 +119,13 @@ TEST(Linalg, MatmulOneAndTwoDimensional) {
 }
 
 TEST(Linalg, MatmulBatchedAndBroadcast) {
-  check_matmul(leaf({2, 1, 3, 4}, 9), leaf({5, 4, 2}, 10), /*second_order=*/false);
+  check_matmul(leaf({2, 1, 3, 4}, 9), leaf({5, 4, 2}, 10));
   check_matmul(leaf({2, 3, 4}, 11), leaf({4, 2}, 12));     // folded into one [6, 4] @ [4, 2]
   check_matmul(leaf({3, 4}, 13), leaf({2, 4, 5}, 14));     // 2-D left operand broadcast over the batch
   check_matmul(leaf({2, 3, 4}, 15), leaf({2, 4, 2}, 16));  // same batch
   check_matmul(leaf({4}, 17), leaf({2, 4, 3}, 18));        // 1-D left operand with a batch
   check_matmul(leaf({2, 3, 4}, 19), leaf({4}, 20));        // 1-D right operand with a batch
-  check_matmul(leaf({1, 2, 3}, 21), leaf({3, 1, 3, 2}, 22), /*second_order=*/false);
+  check_matmul(leaf({1, 2, 3}, 21), leaf({3, 1, 3, 2}, 22));
 }
 
 TEST(Linalg, MatmulLargeBroadcastForward) {

@@ -181,7 +181,8 @@ TEST(NnDataLoader, CustomCollate) {
 TEST(NnDataLoader, WorkerErrorsReachTheConsumerInOrder) {
   for (int64_t workers : {0, 2}) {
     auto broken = std::make_shared<InstrumentedDataset>(numbered(20), std::chrono::microseconds(0), 9);
-    DataLoader loader(broken, DataLoaderOptions(4).workers(workers).collate([](const std::vector<Example>& e) { return collate(e); }));
+    DataLoader loader(broken, DataLoaderOptions(4).workers(workers).collate(
+                                  [](const std::vector<Example>& e) { return collate(e); }));
     std::vector<std::vector<int64_t>> delivered;
     expect_error(
         [&] {
@@ -262,6 +263,13 @@ TEST(NnDataLoader, RejectsInvalidOptions) {
                {"shuffle", "SequentialSampler"});
   DataLoader wrong_sampler(ds, DataLoaderOptions(2), std::make_shared<SequentialSampler>(6));
   expect_error([&] { wrong_sampler.begin(); }, {"SequentialSampler(size=6)", "index 4", "4 examples"});
+  struct ShortSampler : Sampler {
+    std::vector<size_t> indices(uint64_t) const override { return {0, 1}; }
+    size_t size() const override { return 3; }
+    std::string name() const override { return "ShortSampler"; }
+  };
+  DataLoader short_sampler(ds, DataLoaderOptions(2), std::make_shared<ShortSampler>());
+  expect_error([&] { short_sampler.begin(); }, {"ShortSampler", "gave 2 indices", "size() is 3"});
 }
 
 TEST(NnDataLoader, BatchesDoNotRecordGradients) {

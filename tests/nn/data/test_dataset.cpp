@@ -77,7 +77,7 @@ TEST(NnDataDataset, GetBatchEqualsCollateOfGets) {
 TEST(NnDataDataset, TensorDatasetRejectsMisuse) {
   expect_error([] { TensorDataset(randn({3, 2}), tensor<int64_t>({1, 2})); }, {"TensorDataset", "[3, 2]", "[2]"});
   expect_error([] { TensorDataset(randn({3, 2}), zeros({3, 1, 1})); }, {"TensorDataset", "[3, 1, 1]"});
-  expect_error([] { TensorDataset(Tensor()); }, {"TensorDataset", "undefined"});
+  expect_error([] { TensorDataset(Tensor{}); }, {"TensorDataset", "undefined"});
   expect_error([] { TensorDataset(scalar_tensor(1.0)); }, {"TensorDataset", "0-dimensional"});
   auto ds = counting_dataset(3);
   expect_error([&] { ds->get(3); }, {"index 3", "size 3"});
@@ -126,7 +126,8 @@ TEST(NnDataDataset, TransformDatasetTransformsDataAndTarget) {
   for (float& v : expected) v += 1;
   EXPECT_EQ(e.data.to_vector<float>(), expected);
   EXPECT_EQ(e.target.item<int64_t>(), 1010);
-  EXPECT_EQ(transformed.name(), "TransformDataset(TensorDataset(data=[3, 2, 3], targets=[3]), data=PlusOne, target=TimesTen)");
+  EXPECT_EQ(transformed.name(),
+            "TransformDataset(TensorDataset(data=[3, 2, 3], targets=[3]), data=PlusOne, target=TimesTen)");
   // the original dataset is untouched
   EXPECT_EQ(ds->get(1).data.to_vector<float>(), sample_values(1));
   // by value, data only
@@ -138,7 +139,8 @@ TEST(NnDataDataset, TransformDatasetTransformsDataAndTarget) {
 
 TEST(NnDataDataset, EpochReachesNestedWrappers) {
   auto ds = counting_dataset(4);
-  auto inner = std::make_shared<TransformDataset>(ds, std::make_shared<Lambda>([](const Tensor& x, const SampleKey&) { return x; }));
+  auto inner = std::make_shared<TransformDataset>(
+      ds, std::make_shared<Lambda>([](const Tensor& x, const SampleKey&) { return x; }));
   auto subset = std::make_shared<Subset>(inner, std::vector<size_t>{3, 2});
   auto outer = std::make_shared<MapDataset>(subset, [](Example e, const SampleKey&) { return e; });
   outer->set_epoch(7);
@@ -149,7 +151,8 @@ TEST(NnDataDataset, EpochReachesNestedWrappers) {
 TEST(NnDataDataset, TransformKeyIsTheWrappedIndexAndTheEpoch) {
   auto ds = counting_dataset(3);
   auto key_as_data = std::make_shared<Lambda>([](const Tensor&, const SampleKey& key) {
-    return tensor<int64_t>({static_cast<int64_t>(key.epoch), static_cast<int64_t>(key.index), static_cast<int64_t>(key.stream)});
+    return tensor<int64_t>(
+        {static_cast<int64_t>(key.epoch), static_cast<int64_t>(key.index), static_cast<int64_t>(key.stream)});
   });
   TransformDataset ts(ds, key_as_data, key_as_data);
   ts.set_epoch(5);

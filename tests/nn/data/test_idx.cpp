@@ -182,7 +182,8 @@ void write_fake_split(const TempDir& dir, const std::string& prefix, uint32_t n,
   Bytes pixels(static_cast<size_t>(n) * 28 * width);
   for (uint32_t img = 0; img < n; ++img)
     for (uint32_t r = 0; r < 28; ++r)
-      for (uint32_t c = 0; c < width; ++c) pixels[(img * 28 + r) * width + c] = static_cast<unsigned char>((img + r + c) % 256);
+      for (uint32_t c = 0; c < width; ++c)
+        pixels[(img * 28 + r) * width + c] = static_cast<unsigned char>((img + r + c) % 256);
   write_gz(dir.file(prefix + "-images-idx3-ubyte.gz"), idx_file(0x08, {n, 28, width}, pixels));
   write_bytes(dir.file(prefix + "-labels-idx1-ubyte"), idx_file(0x08, {static_cast<uint32_t>(labels.size())}, labels));
 }
@@ -200,7 +201,7 @@ TEST(NnDataFashionMNIST, LoadsAFakeRoot) {
   EXPECT_EQ(e.data.dtype(), kFloat32);
   EXPECT_EQ(e.target.item<int64_t>(), 4);
   const std::vector<float> v = e.data.to_vector<float>();
-  EXPECT_FLOAT_EQ(v[0], 2.0f / 255.0f);                  // image 2, row 0, col 0
+  EXPECT_FLOAT_EQ(v[0], 2.0f / 255.0f);                     // image 2, row 0, col 0
   EXPECT_FLOAT_EQ(v[5 * 28 + 7], (2.0f + 5 + 7) / 255.0f);  // row 5, col 7
   EXPECT_EQ(test.name(), "FashionMNIST(test, size=3)");
   EXPECT_STREQ(FashionMNIST::kClassNames[9], "Ankle boot");

@@ -48,8 +48,8 @@ TEST(NnDataSamplers, RandomSamplerGivesAFreshReproduciblePermutationEachEpoch) {
     EXPECT_NE(order, iota(50));
     epochs.insert(order);
   }
-  EXPECT_EQ(epochs.size(), 5u);                                  // new every epoch
-  EXPECT_NE(RandomSampler(50, 8).indices(0), s.indices(0));      // the seed matters
+  EXPECT_EQ(epochs.size(), 5u);                              // new every epoch
+  EXPECT_NE(RandomSampler(50, 8).indices(0), s.indices(0));  // the seed matters
   EXPECT_TRUE(RandomSampler(0).indices(3).empty());
   EXPECT_EQ(RandomSampler(1).indices(3), std::vector<size_t>{0});
   EXPECT_EQ(s.name(), "RandomSampler(size=50, seed=7)");
@@ -100,9 +100,9 @@ TEST(NnDataSamplers, WeightedWithoutReplacementDrawsDistinctIndices) {
     pairs[{d[0], d[1]}]++;
   }
   // Sequential draws proportional to the remaining weights: P(2 then 1) = 3/6 * 2/3, P(0 then 2) = 1/6 * 3/5.
-  EXPECT_NEAR(pairs[{2, 1}] / static_cast<double>(epochs), 1.0 / 3.0, 0.025);
-  EXPECT_NEAR(pairs[{0, 2}] / static_cast<double>(epochs), 0.1, 0.02);
-  EXPECT_NEAR(pairs[{1, 0}] / static_cast<double>(epochs), 2.0 / 6.0 * 1.0 / 4.0, 0.02);
+  EXPECT_NEAR((pairs[{2, 1}]) / static_cast<double>(epochs), 1.0 / 3.0, 0.025);
+  EXPECT_NEAR((pairs[{0, 2}]) / static_cast<double>(epochs), 0.1, 0.02);
+  EXPECT_NEAR((pairs[{1, 0}]) / static_cast<double>(epochs), 2.0 / 6.0 * 1.0 / 4.0, 0.02);
   // all positive-weight indices, each once
   auto all = WeightedRandomSampler(w, 3, false, 0).indices(0);
   std::sort(all.begin(), all.end());

@@ -91,7 +91,7 @@ TEST(NnDataTransforms, RandomCropCutsAWindowOfThePaddedInput) {
 }
 
 TEST(NnDataTransforms, RandomCropOfTheWholeImageIsACopy) {
-  Tensor x = randn({6, 7});
+  Tensor x = randn({7, 6}).t();  // [6, 7], non-contiguous
   Tensor out = RandomCrop({6, 7})(x, SampleKey{3, 4, 0});
   EXPECT_EQ(out.to_vector<float>(), x.to_vector<float>());
   out.fill_(0);
@@ -171,7 +171,8 @@ TEST(NnDataTransforms, ComposeGivesEachStepItsOwnStream) {
 }
 
 TEST(NnDataTransforms, LambdaWrapsAFunction) {
-  Lambda add_epoch([](const Tensor& t, const SampleKey& key) { return t + static_cast<double>(key.epoch); }, "AddEpoch");
+  Lambda add_epoch([](const Tensor& t, const SampleKey& key) { return t + static_cast<double>(key.epoch); },
+                   "AddEpoch");
   EXPECT_EQ(add_epoch(zeros({2}), SampleKey{4, 0, 0}).to_vector<float>(), (std::vector<float>{4, 4}));
   EXPECT_EQ(add_epoch.name(), "AddEpoch");
   expect_error([] { Lambda(nullptr); }, {"Lambda", "empty"});

@@ -51,8 +51,10 @@ struct ReferenceAdam {
     ++t;
     for (size_t i = 0; i < x.size(); ++i) {
       double g = grad[i];
-      if (decoupled) x[i] *= 1 - lr * weight_decay;
-      else g += weight_decay * x[i];
+      if (decoupled)
+        x[i] *= 1 - lr * weight_decay;
+      else
+        g += weight_decay * x[i];
       m[i] = beta1 * m[i] + (1 - beta1) * g;
       v[i] = beta2 * v[i] + (1 - beta2) * g * g;
       vmax[i] = std::max(vmax[i], v[i]);
@@ -65,8 +67,17 @@ struct ReferenceAdam {
 
 ReferenceAdam reference(double lr, double beta1, double beta2, double eps, double wd, bool amsgrad, bool decoupled) {
   const size_t n = kStart.size();
-  return ReferenceAdam{lr, beta1, beta2, eps, wd, amsgrad, decoupled, kStart, std::vector<double>(n),
-                       std::vector<double>(n), std::vector<double>(n)};
+  return ReferenceAdam{lr,
+                       beta1,
+                       beta2,
+                       eps,
+                       wd,
+                       amsgrad,
+                       decoupled,
+                       kStart,
+                       std::vector<double>(n),
+                       std::vector<double>(n),
+                       std::vector<double>(n)};
 }
 
 const std::vector<std::vector<double>> kGrads = {{0.1, -0.3, 0.2}, {0.1, -0.3, 0.2}, {0.1, -0.3, 0.2}};
@@ -103,8 +114,8 @@ TEST(Adam, ThreeStepsMatchFormula) {
 }
 
 TEST(Adam, CustomBetasAndEps) {
-  check_against<Adam>(AdamOptions(0.05).betas({0.8, 0.99}).eps(1e-3),
-                      reference(0.05, 0.8, 0.99, 1e-3, 0, false, false), kShrinkingGrads);
+  check_against<Adam>(AdamOptions(0.05).betas({0.8, 0.99}).eps(1e-3), reference(0.05, 0.8, 0.99, 1e-3, 0, false, false),
+                      kShrinkingGrads);
 }
 
 TEST(Adam, AmsgradKeepsTheMaximum) {
@@ -175,8 +186,9 @@ TEST(AdamW, DiffersFromAdamWithTheSameWeightDecay) {
   adam.step();
   adamw.step();
   // Adam: g = wd * x, so the step is lr * g / (|g| + eps) ~ lr * sign(x).
-  expect_values(a, {1.0 - 0.1 * 0.01 / (0.01 + 1e-8), -2.0 + 0.1 * 0.02 / (0.02 + 1e-8),
-                    0.5 - 0.1 * 0.005 / (0.005 + 1e-8)}, "Adam with L2 on a zero gradient");
+  expect_values(
+      a, {1.0 - 0.1 * 0.01 / (0.01 + 1e-8), -2.0 + 0.1 * 0.02 / (0.02 + 1e-8), 0.5 - 0.1 * 0.005 / (0.005 + 1e-8)},
+      "Adam with L2 on a zero gradient");
   // AdamW: x * (1 - lr * wd), then a zero Adam step.
   expect_values(b, {1.0 * 0.999, -2.0 * 0.999, 0.5 * 0.999}, "AdamW on a zero gradient");
 }

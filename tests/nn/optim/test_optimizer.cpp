@@ -40,9 +40,9 @@ void expect_error_mentioning(const std::function<void()>& fn, const std::vector<
 TEST(Optimizer, ParamGroupsWithDifferentLearningRates) {
   Tensor a = param_of({1.0}), b = param_of({1.0}), c = param_of({1.0});
   std::vector<OptimizerParamGroup> groups;
-  groups.emplace_back(std::vector<Tensor>{a});                                     // the defaults
-  groups.emplace_back(std::vector<Tensor>{b}, OptionOverrides{{"lr", 0.01}});      // defaults except lr
-  groups.emplace_back(std::vector<Tensor>{c}, SGDOptions(0.5));                    // options of its own
+  groups.emplace_back(std::vector<Tensor>{a});                                 // the defaults
+  groups.emplace_back(std::vector<Tensor>{b}, OptionOverrides{{"lr", 0.01}});  // defaults except lr
+  groups.emplace_back(std::vector<Tensor>{c}, SGDOptions(0.5));                // options of its own
   SGD opt(groups, SGDOptions(0.1).momentum(0.9));
   ASSERT_EQ(opt.param_groups().size(), 3u);
   EXPECT_DOUBLE_EQ(opt.param_groups()[0].options().lr(), 0.1);
@@ -153,14 +153,21 @@ TEST(Optimizer, RejectsBadParameterLists) {
   Tensor a = param_of({1.0});
   expect_error_mentioning([&] { SGD opt({a, a}, SGDOptions(0.1)); }, {"SGD", "more than one"});
   expect_error_mentioning([&] { SGD opt({a * 2.0}, SGDOptions(0.1)); }, {"SGD", "non-leaf"});
-  expect_error_mentioning([&] { SGD opt({tensor(std::vector<int64_t>{1, 2})}, SGDOptions(0.1)); },
-                          {"SGD", "floating", "int64"});
+  expect_error_mentioning(
+      [&] {
+        SGD opt({tensor(std::vector<int64_t>{1, 2})}, SGDOptions(0.1));
+      },
+      {"SGD", "floating", "int64"});
   expect_error_mentioning([&] { SGD opt({Tensor()}, SGDOptions(0.1)); }, {"SGD", "undefined"});
   expect_error_mentioning(
-      [&] { SGD opt({OptimizerParamGroup({a}, OptionOverrides{{"learning_rate", 0.1}})}, SGDOptions(0.1)); },
+      [&] {
+        SGD opt({OptimizerParamGroup({a}, OptionOverrides{{"learning_rate", 0.1}})}, SGDOptions(0.1));
+      },
       {"SGD", "learning_rate"});
   expect_error_mentioning(
-      [&] { SGD opt({OptimizerParamGroup({a}, OptionOverrides{{"lr", -1.0}})}, SGDOptions(0.1)); },
+      [&] {
+        SGD opt({OptimizerParamGroup({a}, OptionOverrides{{"lr", -1.0}})}, SGDOptions(0.1));
+      },
       {"SGD", "learning rate", "-1"});
   expect_error_mentioning([&] { SGD opt({OptimizerParamGroup({a}, AdamOptions(0.1))}, SGDOptions(0.1)); },
                           {"SGD", "another optimizer"});
@@ -178,11 +185,11 @@ TEST(Optimizer, StateDictKeys) {
   opt.step();
   const auto dict = opt.state_dict();
   const std::vector<std::string> expected = {
-      "param_groups.0.lr", "param_groups.0.beta1", "param_groups.0.beta2", "param_groups.0.eps",
-      "param_groups.0.weight_decay", "param_groups.0.amsgrad", "param_groups.0.params",
-      "param_groups.1.lr", "param_groups.1.beta1", "param_groups.1.beta2", "param_groups.1.eps",
-      "param_groups.1.weight_decay", "param_groups.1.amsgrad", "param_groups.1.params",
-      "state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq"};
+      "param_groups.0.lr",           "param_groups.0.beta1",   "param_groups.0.beta2",  "param_groups.0.eps",
+      "param_groups.0.weight_decay", "param_groups.0.amsgrad", "param_groups.0.params", "param_groups.1.lr",
+      "param_groups.1.beta1",        "param_groups.1.beta2",   "param_groups.1.eps",    "param_groups.1.weight_decay",
+      "param_groups.1.amsgrad",      "param_groups.1.params",  "state.0.step",          "state.0.exp_avg",
+      "state.0.exp_avg_sq",          "state.0.max_exp_avg_sq"};
   EXPECT_EQ(dict.keys(), expected);
   EXPECT_EQ(dict["param_groups.1.lr"].dtype(), kFloat64);
   EXPECT_EQ(dict["param_groups.1.lr"].dim(), 0);
@@ -289,16 +296,18 @@ TEST(Optimizer, LoadStateDictErrorsNameTheKey) {
                           {"Adam::load_state_dict", "missing key 'param_groups.0.eps'"});
   expect_error_mentioning([&] { target.load_state_dict(with("state.0.exp_avg", zeros({3}, kFloat64))); },
                           {"'state.0.exp_avg' has shape [3]", "parameter 0 has shape [2]"});
-  expect_error_mentioning([&] { target.load_state_dict(with("param_groups.0.momentum", scalar_tensor(0.9, kFloat64))); },
-                          {"unexpected key 'param_groups.0.momentum'"});
+  expect_error_mentioning(
+      [&] { target.load_state_dict(with("param_groups.0.momentum", scalar_tensor(0.9, kFloat64))); },
+      {"unexpected key 'param_groups.0.momentum'"});
   expect_error_mentioning([&] { target.load_state_dict(with("state.0.momentum_buffer", zeros({2}, kFloat64))); },
                           {"unexpected key 'state.0.momentum_buffer'"});
   expect_error_mentioning([&] { target.load_state_dict(with("state.5.exp_avg", zeros({2}, kFloat64))); },
                           {"'state.5.exp_avg'", "2 parameters"});
   expect_error_mentioning([&] { target.load_state_dict(with("param_groups.1.lr", scalar_tensor(0.1, kFloat64))); },
                           {"2 parameter groups", "has 1"});
-  expect_error_mentioning([&] { target.load_state_dict(with("param_groups.0.params", tensor(std::vector<int64_t>{0}))); },
-                          {"'param_groups.0.params' lists 1 parameters", "has 2"});
+  expect_error_mentioning(
+      [&] { target.load_state_dict(with("param_groups.0.params", tensor(std::vector<int64_t>{0}))); },
+      {"'param_groups.0.params' lists 1 parameters", "has 2"});
   expect_error_mentioning([&] { target.load_state_dict(with("param_groups.0.lr", zeros({2}, kFloat64))); },
                           {"'param_groups.0.lr' must hold one value"});
   expect_error_mentioning([&] { target.load_state_dict(with("param_groups.0.lr", scalar_tensor(-1.0, kFloat64))); },
@@ -346,27 +355,30 @@ void check_converges(const std::function<std::unique_ptr<Optimizer>(const std::v
 
 TEST(Optimizer, EveryOptimizerMinimisesAQuadratic) {
   check_converges([](const std::vector<Tensor>& p) { return std::make_unique<SGD>(p, SGDOptions(0.01)); }, 500, 1e-3);
+  check_converges([](const std::vector<Tensor>& p) { return std::make_unique<SGD>(p, SGDOptions(0.01).momentum(0.9)); },
+                  300, 1e-3);
   check_converges(
-      [](const std::vector<Tensor>& p) { return std::make_unique<SGD>(p, SGDOptions(0.01).momentum(0.9)); }, 300,
-      1e-3);
-  check_converges([](const std::vector<Tensor>& p) {
-    return std::make_unique<SGD>(p, SGDOptions(0.01).momentum(0.9).nesterov(true));
-  }, 300, 1e-3);
+      [](const std::vector<Tensor>& p) {
+        return std::make_unique<SGD>(p, SGDOptions(0.01).momentum(0.9).nesterov(true));
+      },
+      300, 1e-3);
   check_converges([](const std::vector<Tensor>& p) { return std::make_unique<Adam>(p, AdamOptions(0.05)); }, 1000,
                   1e-3);
   check_converges(
       [](const std::vector<Tensor>& p) { return std::make_unique<Adam>(p, AdamOptions(0.05).amsgrad(true)); }, 1000,
       1e-3);
   check_converges(
-      [](const std::vector<Tensor>& p) { return std::make_unique<AdamW>(p, AdamWOptions(0.05).weight_decay(0)); },
-      1000, 1e-3);
-  check_converges([](const std::vector<Tensor>& p) { return std::make_unique<RMSprop>(p, RMSpropOptions(0.01)); },
-                  1000, 2e-2);
+      [](const std::vector<Tensor>& p) { return std::make_unique<AdamW>(p, AdamWOptions(0.05).weight_decay(0)); }, 1000,
+      1e-3);
+  check_converges([](const std::vector<Tensor>& p) { return std::make_unique<RMSprop>(p, RMSpropOptions(0.01)); }, 1000,
+                  2e-2);
   check_converges(
-      [](const std::vector<Tensor>& p) { return std::make_unique<RMSprop>(p, RMSpropOptions(0.001).centered(true).momentum(0.9)); },
+      [](const std::vector<Tensor>& p) {
+        return std::make_unique<RMSprop>(p, RMSpropOptions(0.001).centered(true).momentum(0.9));
+      },
       1000, 1e-2);
-  check_converges([](const std::vector<Tensor>& p) { return std::make_unique<Adagrad>(p, AdagradOptions(0.5)); },
-                  1000, 1e-3);
+  check_converges([](const std::vector<Tensor>& p) { return std::make_unique<Adagrad>(p, AdagradOptions(0.5)); }, 1000,
+                  1e-3);
 }
 
 }  // namespace

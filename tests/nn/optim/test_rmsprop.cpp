@@ -70,8 +70,9 @@ TEST(RMSprop, FirstStepByHand) {
   RMSprop opt({p}, RMSpropOptions(0.01));
   p.set_grad(tensor(kGrads[0], kFloat64));
   opt.step();
-  expect_values(p, {1.0 - 0.01 * 0.1 / (0.01 + 1e-8), -2.0 + 0.01 * 0.3 / (0.03 + 1e-8),
-                    0.5 - 0.01 * 0.2 / (0.02 + 1e-8)}, "first step");
+  expect_values(p,
+                {1.0 - 0.01 * 0.1 / (0.01 + 1e-8), -2.0 + 0.01 * 0.3 / (0.03 + 1e-8), 0.5 - 0.01 * 0.2 / (0.02 + 1e-8)},
+                "first step");
 }
 
 TEST(RMSprop, Plain) { check_rmsprop(RMSpropOptions(0.01)); }

@@ -86,7 +86,7 @@ TEST(LinearWarmupCosineLR, Sequence) {
   LinearWarmupCosineLR sched(s.opt, /*warmup_steps=*/4, /*total_steps=*/8, /*warmup_start_factor=*/0.2);
   const double c = std::cos(std::numbers::pi / 4);
   check_sequence(s, sched,
-                 {0.02, 0.04, 0.06, 0.08,                                   // 0.1 * (0.2 + 0.8 e / 4)
+                 {0.02, 0.04, 0.06, 0.08,                                      // 0.1 * (0.2 + 0.8 e / 4)
                   0.1, 0.05 * (1 + c), 0.05, 0.05 * (1 - c), 0.0, 0.0, 0.0});  // cosine from 0.1 to 0 at step 8
 }
 
@@ -151,7 +151,8 @@ TEST(Schedulers, RejectInvalidArguments) {
     sched.step();
     ADD_FAILURE() << "expected tandem::Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("StepLR: the optimizer has 3 parameter groups"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("StepLR: the optimizer has 3 parameter groups"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -208,8 +209,8 @@ TEST(ReduceLROnPlateau, RelativeThreshold) {
 
 TEST(ReduceLROnPlateau, AbsoluteThreshold) {
   TwoGroups s;
-  ReduceLROnPlateau sched(s.opt, ReduceLROnPlateauOptions().threshold(0.5).threshold_mode(
-                                     ReduceLROnPlateau::ThresholdMode::abs));
+  ReduceLROnPlateau sched(
+      s.opt, ReduceLROnPlateauOptions().threshold(0.5).threshold_mode(ReduceLROnPlateau::ThresholdMode::abs));
   sched.step(10);
   sched.step(9.6);  // needs < 9.5
   EXPECT_EQ(sched.num_bad_epochs(), 1);
