@@ -118,7 +118,7 @@ class Tensor {
   const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
   std::string str() const;  ///< what operator<< prints
-  std::string toString() const;  ///< e.g. "Float32Tensor[2, 3]"
+  std::string toString() const;  ///< e.g. "float32Tensor[2, 3]"
 
   // ---- autograd ------------------------------------------------------------------------------------------
   bool requires_grad() const;
