@@ -18,8 +18,8 @@
 //    results).
 //  - Threads only above a grain that depends on what one element costs: memory-bound ops split later than
 //    the compute-bound transcendental ones.
-//  - A 2-D problem in which an operand is transposed relative to the output is walked in square tiles, so
-//    that the strided reads reuse their cache lines.
+//  - A 2-D problem in which an input is transposed relative to the output is walked in tiles, each copied
+//    through a small contiguous buffer, so that reads stay sequential and the rows still vectorise.
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -27,6 +27,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #if defined(__AVX__)
 #include <immintrin.h>
@@ -213,8 +214,8 @@ constexpr int64_t kVectorMathGrain = 8192;
 constexpr int64_t kLibmGrain = 2048;
 /// Below this many elements the tiled walk of transposed operands is not worth its setup.
 constexpr int64_t kTileMinElements = 4096;
-/// Side of the square tiles of the transposed walk.
-constexpr int64_t kTile = 32;
+/// Tiles of the transposed walk: rows x columns of the output (measured best on a [1024, 1024] float32 add).
+constexpr int64_t kTileRows = 64, kTileCols = 128;
 
 // =============================================================================================================
 // Loops
@@ -226,9 +227,70 @@ inline To convert(From v) {
   else return static_cast<To>(v);
 }
 
-/// Like for_each_row, but a 2-D problem (after coalescing) in which some operand is contiguous along the outer
-/// dim and strided along the inner one — a transposed view — is walked in kTile x kTile tiles: each tile
-/// touches kTile cache lines of that operand, which stay in L1 while the tile's rows are done.
+/// Copies a rows x cols tile of a transposed operand into `buf` (row-major, kTileCols per row): column j of the
+/// tile is contiguous in memory (stride elem along the rows), so it is read in sequential runs. With AVX, 8x8
+/// blocks of 4-byte elements and 4x4 blocks of 8-byte ones are transposed in registers (pure bit moves).
+template <typename E>
+void gather_tile(const char* src, int64_t col_stride, int64_t rows, int64_t cols, unsigned char* buf) {
+  E* out = reinterpret_cast<E*>(buf);
+  auto column = [&](int64_t j) { return reinterpret_cast<const E*>(src + j * col_stride); };
+  int64_t j_done = 0, i_done = 0;  // the block-transposed part: [0, i_done) x [0, j_done)
+#if defined(__AVX__)
+  if constexpr (sizeof(E) == 4) {
+    i_done = rows / 8 * 8;
+    j_done = cols / 8 * 8;
+    for (int64_t jb = 0; jb < j_done; jb += 8) {
+      for (int64_t ib = 0; ib < i_done; ib += 8) {
+        __m256 r[8], t[8];
+        for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(reinterpret_cast<const float*>(column(jb + k) + ib));
+        for (int k = 0; k < 8; k += 2) {
+          t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+          t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+        }
+        for (int k = 0; k < 8; k += 4) {
+          r[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+          r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
+          r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+          r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+        }
+        for (int k = 0; k < 4; ++k) {
+          float* lo = reinterpret_cast<float*>(out + (ib + k) * kTileCols + jb);
+          float* hi = reinterpret_cast<float*>(out + (ib + k + 4) * kTileCols + jb);
+          _mm256_storeu_ps(lo, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+          _mm256_storeu_ps(hi, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+        }
+      }
+    }
+  } else if constexpr (sizeof(E) == 8) {
+    i_done = rows / 4 * 4;
+    j_done = cols / 4 * 4;
+    for (int64_t jb = 0; jb < j_done; jb += 4) {
+      for (int64_t ib = 0; ib < i_done; ib += 4) {
+        __m256d r[4];
+        for (int k = 0; k < 4; ++k) r[k] = _mm256_loadu_pd(reinterpret_cast<const double*>(column(jb + k) + ib));
+        const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+        const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+        double* o = reinterpret_cast<double*>(out + ib * kTileCols + jb);
+        _mm256_storeu_pd(o, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(o + kTileCols, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(o + 2 * kTileCols, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(o + 3 * kTileCols, _mm256_permute2f128_pd(t1, t3, 0x31));
+      }
+    }
+  }
+#endif
+  for (int64_t j = 0; j < cols; ++j) {  // what the blocks did not cover: the right and bottom edges
+    const E* c = column(j);
+    for (int64_t i = j < j_done ? i_done : 0; i < rows; ++i) out[i * kTileCols + j] = c[i];
+  }
+}
+
+/// Like for_each_row, but a 2-D problem (after coalescing) in which some input is contiguous along the outer
+/// dim and strided along the inner one — a transposed view — is walked in kTileRows x kTileCols tiles. Each
+/// tile of such an input is first copied (reading along its contiguous dim) into a small buffer that is
+/// contiguous along the rows, so that `inner` then sees only contiguous rows and takes its vectorised path.
+/// Reading the transposed input directly along the output's rows would touch one cache line per element, all
+/// at the same power-of-two stride and so in the same cache set, which thrashes.
 template <size_t N, typename Inner>
 void for_each_row_tiled(const std::array<const Strided*, N>& ops, Inner&& inner, int64_t grain) {
   const int64_t numel = ops[0]->numel();
@@ -241,24 +303,45 @@ void for_each_row_tiled(const std::array<const Strided*, N>& ops, Inner&& inner,
     }
     RowGeometry<N> g;
     if (coalesce(ops[0]->sizes, strides, elem, g) && g.nd == 2) {
-      bool transposed = false;
-      for (size_t k = 0; k < N; ++k)
-        transposed = transposed || (g.stride[k][1] == elem[k] && g.stride[k][0] != elem[k] && g.stride[k][0] != 0);
-      if (transposed && g.size[0] >= kTile && g.size[1] >= kTile) {
+      std::array<bool, N> transposed{};
+      bool any = false;
+      for (size_t k = 1; k < N; ++k) {  // inputs only: the output (k = 0) is written where it lies
+        transposed[k] = g.stride[k][1] == elem[k] && g.stride[k][0] != elem[k] && g.stride[k][0] != 0;
+        any = any || transposed[k];
+      }
+      if (any && g.size[0] >= 8 && g.size[1] >= 8) {  // partial tiles are fine
         const int64_t cols = g.size[0], rows = g.size[1];
-        const int64_t row_blocks = (rows + kTile - 1) / kTile;
-        int64_t inner_strides[N];
-        for (size_t k = 0; k < N; ++k) inner_strides[k] = g.stride[k][0];
-        parallel_for(row_blocks, std::max<int64_t>(1, grain / (kTile * cols)), [&](int64_t begin, int64_t end) {
+        const int64_t row_blocks = (rows + kTileRows - 1) / kTileRows;
+        parallel_for(row_blocks, std::max<int64_t>(1, grain / (kTileRows * cols)), [&](int64_t begin, int64_t end) {
+          // One tile buffer per operand, kept per thread (64 KiB each: too much for the stack of a worker).
+          thread_local std::vector<unsigned char> scratch;
+          constexpr size_t kBufferBytes = kTileRows * kTileCols * 8;
+          if (scratch.size() < N * kBufferBytes + 64) scratch.resize(N * kBufferBytes + 64);
+          unsigned char* aligned = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+          std::array<unsigned char*, N> buffers;
+          for (size_t k = 0; k < N; ++k) buffers[k] = aligned + k * kBufferBytes;
+          int64_t tile_strides[N];
+          for (size_t k = 0; k < N; ++k) tile_strides[k] = transposed[k] ? elem[k] : g.stride[k][0];
           for (int64_t rb = begin; rb < end; ++rb) {
-            const int64_t r_end = std::min(rows, (rb + 1) * kTile);
-            for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
-              const int64_t width = std::min(kTile, cols - c0);
-              for (int64_t r = rb * kTile; r < r_end; ++r) {
+            const int64_t r0 = rb * kTileRows, height = std::min(kTileRows, rows - r0);
+            for (int64_t c0 = 0; c0 < cols; c0 += kTileCols) {
+              const int64_t width = std::min(kTileCols, cols - c0);
+              for (size_t k = 1; k < N; ++k) {
+                if (!transposed[k]) continue;
+                const char* src = static_cast<const char*>(ops[k]->data) + r0 * g.stride[k][1] + c0 * g.stride[k][0];
+                switch (elem[k]) {
+                  case 1: gather_tile<uint8_t>(src, g.stride[k][0], height, width, buffers[k]); break;
+                  case 4: gather_tile<uint32_t>(src, g.stride[k][0], height, width, buffers[k]); break;
+                  default: gather_tile<uint64_t>(src, g.stride[k][0], height, width, buffers[k]); break;
+                }
+              }
+              for (int64_t r = 0; r < height; ++r) {
                 std::array<char*, N> p;
                 for (size_t k = 0; k < N; ++k)
-                  p[k] = static_cast<char*>(ops[k]->data) + r * g.stride[k][1] + c0 * g.stride[k][0];
-                inner(p, width, inner_strides);
+                  p[k] = transposed[k] ? reinterpret_cast<char*>(buffers[k]) + r * kTileCols * elem[k]
+                                       : static_cast<char*>(ops[k]->data) + (r0 + r) * g.stride[k][1] +
+                                             c0 * g.stride[k][0];
+                inner(p, width, tile_strides);
               }
             }
           }

@@ -448,19 +448,35 @@ TEST(ElementwiseKernels, BinaryInPlace) {
 }
 
 TEST(ElementwiseKernels, TransposedTwoDimensionalOperandsUseTilesCorrectly) {
-  // 2-D problems with an operand transposed relative to the output take the tiled walk (>= 4096 elements);
-  // odd sizes leave partial tiles at both edges.
+  // 2-D problems with an input transposed relative to the output take the tiled walk (>= 4096 elements), with
+  // its in-register block transposes for 4- and 8-byte elements and scalar copies for bool; odd sizes leave
+  // partial tiles and partial blocks at both edges.
   std::mt19937 gen(6);
   const BinaryCase add = binary_cases()[0];
   for (int threads : {1, 2}) {
     ThreadScope scope(threads);
-    for (const Dims& shape : {Dims{70, 93}, Dims{33, 1000}, Dims{257, 255}}) {
+    for (const Dims& shape : {Dims{70, 93}, Dims{33, 1000}, Dims{257, 255}, Dims{1000, 9}}) {
       check_binary(add, ScalarType::Float32, shape, Layout::Transposed, Layout::Contiguous, false, gen);
       check_binary(add, ScalarType::Float64, shape, Layout::Contiguous, Layout::Transposed, false, gen);
+      check_binary(add, ScalarType::Int64, shape, Layout::Transposed, Layout::Broadcast, false, gen);
       check_binary(add, ScalarType::Float32, shape, Layout::Transposed, Layout::Transposed, true, gen);
       for (const UnaryCase& c : unary_cases())
         if (std::string(c.name) == "exp" || std::string(c.name) == "neg")
           check_unary(c, ScalarType::Float32, shape, Layout::Transposed, false, gen);
+      for (ScalarType from : {ScalarType::Float32, ScalarType::Float64, ScalarType::Int64, ScalarType::Bool}) {
+        Operand src(from, shape, Layout::Transposed), dst(from, shape, Layout::Contiguous);
+        fill_random(src, gen, Domain::Any);
+        cpu_backend().copy(src.s, dst.s);  // what contiguous() of a transposed tensor does
+        for (int64_t i = 0; i < src.numel(); ++i) ASSERT_EQ(dst.get(i), src.get(i)) << dtype_str(from) << " " << i;
+      }
+      Operand cond(ScalarType::Bool, shape, Layout::Transposed), a(ScalarType::Float32, shape, Layout::Contiguous),
+          b(ScalarType::Float32, shape, Layout::Transposed), out(ScalarType::Float32, shape, Layout::Contiguous);
+      fill_random(cond, gen, Domain::Any);
+      fill_random(a, gen, Domain::Any);
+      fill_random(b, gen, Domain::Any);
+      cpu_backend().where(cond.s, a.s, b.s, out.s);
+      for (int64_t i = 0; i < out.numel(); ++i)
+        ASSERT_EQ(out.get(i), cond.get(i) != 0 ? a.get(i) : b.get(i)) << "where, element " << i;
     }
   }
 }

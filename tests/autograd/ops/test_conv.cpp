@@ -225,6 +225,15 @@ TEST(Conv2d, ManyBlocksOnSeveralThreadsMatchTheDifferentiableGradients) {
   cpu::set_num_threads(saved_threads);
 }
 
+TEST(Conv2d, EmptyBatch) {
+  Tensor x = randn({0, 2, 5, 5}).requires_grad_(true), w = randn({3, 2, 3, 3}).requires_grad_(true);
+  Tensor out = conv2d(x, w, randn({3}));
+  EXPECT_EQ(out.sizes(), (Dims{0, 3, 3, 3}));
+  out.sum().backward();
+  EXPECT_EQ(x.grad().sizes(), x.sizes());
+  EXPECT_EQ(w.grad().abs().sum().item<float>(), 0.0f);
+}
+
 TEST(Conv2d, RejectsBadShapes) {
   Tensor x = randn({2, 6, 10, 10});
   try {

@@ -74,7 +74,7 @@ TEST(NnSequential, CloneIsDeepAndIndependent) {
   ASSERT_EQ(copy->size(), 3u);
   EXPECT_EQ(copy->named_parameters().keys(), seq->named_parameters().keys());
   for (auto& [name, p] : seq->named_parameters()) {
-    const Tensor& q = copy->named_parameters()[name];
+    Tensor q = copy->named_parameters()[name];
     EXPECT_FALSE(q.is_same(p)) << name;
     EXPECT_EQ(q.to_vector<float>(), p.to_vector<float>()) << name;
   }
