@@ -8,6 +8,7 @@
 #include "autograd/node.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cuda/runtime.h"
+#include "mtl/mtl.h"
 #include "nn/nn.h"
 #include "tensor/functions.h"
 #include "tensor/tensor.h"
