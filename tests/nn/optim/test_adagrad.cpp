@@ -8,27 +8,15 @@
 
 #include "nn/optim/adagrad.h"
 #include "tensor/functions.h"
+#include "nn/optim/optim_test_util.h"
 
 namespace {
 
 using namespace tandem;
+using namespace tandem::optim_test;
 using tandem::optim::Adagrad;
 using tandem::optim::AdagradOptions;
 
-Tensor param_of(const std::vector<double>& values) {
-  Tensor p = tensor(values, kFloat64);
-  p.requires_grad_(true);
-  return p;
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& expected, const std::string& where) {
-  const auto actual = t.to_vector<double>();
-  ASSERT_EQ(actual.size(), expected.size()) << where;
-  for (size_t i = 0; i < expected.size(); ++i)
-    EXPECT_NEAR(actual[i], expected[i], 1e-12 * std::max(1.0, std::abs(expected[i]))) << where << " element " << i;
-}
-
-const std::vector<double> kStart = {1.0, -2.0, 0.5};
 const std::vector<double> kGrad = {0.1, -0.3, 0.2};
 
 void check_adagrad(const AdagradOptions& o, int steps) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/optim/optim_test_util.h"
 #include "nn/optim/adagrad.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/rmsprop.h"
@@ -20,21 +21,7 @@ namespace {
 
 using namespace tandem;
 using namespace tandem::optim;
-
-Tensor param_of(const std::vector<double>& values) {
-  Tensor p = tensor(values, kFloat64);
-  p.requires_grad_(true);
-  return p;
-}
-
-void expect_error_mentioning(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected tandem::Error";
-  } catch (const Error& e) {
-    for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
+using namespace tandem::optim_test;
 
 // ---- parameter groups ------------------------------------------------------------------------------------
 TEST(Optimizer, ParamGroupsWithDifferentLearningRates) {

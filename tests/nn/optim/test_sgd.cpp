@@ -8,36 +8,15 @@
 
 #include "nn/optim/sgd.h"
 #include "tensor/functions.h"
+#include "nn/optim/optim_test_util.h"
 
 namespace {
 
 using namespace tandem;
+using namespace tandem::optim_test;
 using tandem::optim::SGD;
 using tandem::optim::SGDOptions;
 
-Tensor param_of(const std::vector<double>& values) {
-  Tensor p = tensor(values, kFloat64);
-  p.requires_grad_(true);
-  return p;
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& expected, const std::string& where) {
-  const auto actual = t.to_vector<double>();
-  ASSERT_EQ(actual.size(), expected.size()) << where;
-  for (size_t i = 0; i < expected.size(); ++i)
-    EXPECT_NEAR(actual[i], expected[i], 1e-12 * std::max(1.0, std::abs(expected[i]))) << where << " element " << i;
-}
-
-void expect_error_mentioning(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected tandem::Error";
-  } catch (const Error& e) {
-    for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
-
-const std::vector<double> kStart = {1.0, -2.0, 0.5};
 const std::vector<double> kGrad = {0.1, -0.3, 0.2};
 
 /// Runs `steps` SGD steps with the fixed gradient kGrad and compares with the reference rule in double.
