@@ -1,4 +1,11 @@
-// The `tandem` command-line program. `tandem demo` (the default) trains a small two-task network with nothing
+// The `tandem` command-line program.
+//
+// `tandem mtl` runs multi-task experiments: architectures × weighting methods × seeds on a built-in benchmark,
+// with single-task baselines, and prints the results table with Δm% (see mtl/experiment.h):
+//   tandem mtl --data multi-fashion --arch hps,mmoe --weighting ew,uw,pcgrad,cagrad --seeds 3
+// Its default (no options) is the flagship demo: hps with ew, uw, pcgrad and cagrad on a Multi-Fashion subset.
+//
+// `tandem demo` (the default without a subcommand) trains a small two-task network with nothing
 // but tandem's tensors and autograd: a shared trunk of two Linear+ReLU layers, held as raw parameter tensors,
 // feeds a regression head (task A) and a classification head (task B). The same network is then trained on
 // each task alone, so the output compares multi-task learning (MTL) with single-task learning (STL).
@@ -9,6 +16,8 @@
 #include <tandem.h>
 
 #include <CLI/CLI.hpp>
+
+#include "mtl/experiment.h"
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -185,12 +194,71 @@ int run_demo(const DemoOptions& opt) {
   return finite ? 0 : 1;
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  // Weighting specs may carry options after ':' ("cagrad:c=0.4,rescale=0"): a ',' followed by "key=" belongs
+  // to the previous spec.
+  std::string current;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string piece = text.substr(start, end - start);
+    const bool is_option = !current.empty() && current.find(':') != std::string::npos &&
+                           piece.find('=') != std::string::npos && piece.find(':') == std::string::npos;
+    if (is_option) {
+      current += "," + piece;
+    } else {
+      if (!current.empty()) items.push_back(current);
+      current = piece;
+    }
+    start = end + 1;
+  }
+  if (!current.empty()) items.push_back(current);
+  return items;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tandem: a C++20 deep-learning framework with multi-task learning at its heart"};
   app.require_subcommand(0, 1);
   DemoOptions opt;
+
+  td::mtl::ExperimentConfig mtl_config;
+  mtl_config.weightings({"ew", "uw", "pcgrad", "cagrad"}).train_size(6000).test_size(2000).epochs(2);
+  std::string archs = "hps", weightings = "ew,uw,pcgrad,cagrad";
+  int mtl_threads = 0;
+  bool no_stl = false;
+  CLI::App* mtl = app.add_subcommand("mtl", "multi-task experiments: architectures x weightings x seeds, with STL "
+                                            "baselines and a results table (the flagship demo)");
+  mtl->add_option("--data", mtl_config.data(), "benchmark: multi-fashion, mmoe-synthetic, gradnorm-synthetic")
+      ->capture_default_str();
+  mtl->add_option("--arch", archs, "architectures, comma-separated: hps, soft, cross_stitch, mmoe, moe, cgc, ple, "
+                                   "dselect_k, mtan")
+      ->capture_default_str();
+  mtl->add_option("--weighting", weightings,
+                  "weighting methods, comma-separated, each with optional options (cagrad:c=0.4); "
+                  "`tandem mtl --list` shows them")
+      ->capture_default_str();
+  mtl->add_option("--seeds", mtl_config.seeds(), "seeds per run")->check(CLI::PositiveNumber)->capture_default_str();
+  mtl->add_option("--epochs", mtl_config.epochs(), "training epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  mtl->add_option("--train-size", mtl_config.train_size(), "training samples (0: the benchmark's default)")
+      ->capture_default_str();
+  mtl->add_option("--test-size", mtl_config.test_size(), "test samples (0: the benchmark's default)")
+      ->capture_default_str();
+  mtl->add_option("--batch-size", mtl_config.batch_size(), "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  mtl->add_option("--lr", mtl_config.lr(), "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  mtl->add_option("--correlation", mtl_config.correlation(), "task correlation p of mmoe-synthetic")
+      ->capture_default_str();
+  mtl->add_option("--out", mtl_config.out_dir(), "write results.md/.csv and per-run JSONL logs here");
+  mtl->add_option("--data-dir", mtl_config.data_dir(), "Fashion-MNIST folder")->capture_default_str();
+  mtl->add_option("--threads", mtl_threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  mtl->add_flag("--no-stl", no_stl, "skip the single-task baselines (no Δm%)");
+  mtl->add_flag("--progress", mtl_config.progress(), "progress bars");
+  bool list = false;
+  mtl->add_flag("--list", list, "list the benchmarks, architectures and weighting methods, then exit");
+
   CLI::App* demo = app.add_subcommand("demo", "train a two-task network and compare it with single-task training");
   for (CLI::App* target : {static_cast<CLI::App*>(&app), demo}) {
     target->add_option("--seed", opt.seed, "seed of the data and of the initial weights")->capture_default_str();
@@ -204,7 +272,36 @@ int main(int argc, char** argv) {
   }
   CLI11_PARSE(app, argc, argv);
   try {
-    return run_demo(opt);  // `demo` is the only subcommand, and the default
+    if (mtl->parsed()) {
+      namespace m = td::mtl;
+      if (list) {
+        auto print = [](const char* what, const std::vector<std::string>& names) {
+          std::printf("%s:", what);
+          for (const auto& n : names) std::printf(" %s", n.c_str());
+          std::printf("\n");
+        };
+        print("benchmarks", m::benchmark_names());
+        print("architectures", m::architecture_names());
+        print("weightings", m::weighting_names());
+        return 0;
+      }
+      if (mtl_threads > 0) td::cpu::set_num_threads(mtl_threads);
+      mtl_config.architectures(split_list(archs)).weightings(split_list(weightings)).stl(!no_stl);
+      std::printf("tandem mtl: %s, architectures %s, weightings %s, %lld seed(s), %lld epoch(s)\n",
+                  mtl_config.data().c_str(), archs.c_str(), weightings.c_str(),
+                  static_cast<long long>(mtl_config.seeds()), static_cast<long long>(mtl_config.epochs()));
+      const auto start = std::chrono::steady_clock::now();
+      auto table = m::run_experiment(mtl_config, std::cout);
+      std::printf("\n");
+      table.print(std::cout);
+      std::printf("\nΔm%%: mean relative change of every metric against single-task training, sign so that lower "
+                  "is better (negative: better than STL). %.1f s in total.\n",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (!mtl_config.out_dir().empty())
+        std::printf("results written to %s/results.md and .csv\n", mtl_config.out_dir().c_str());
+      return 0;
+    }
+    return run_demo(opt);  // `demo` and no subcommand
   } catch (const td::Error& e) {
     std::fprintf(stderr, "tandem: %s\n", e.what());
     return 1;

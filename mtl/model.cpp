@@ -56,6 +56,10 @@ std::vector<Tensor> MultiTaskModel::decode(const Tensor&, const Tensor&) {
   return {};
 }
 
+void MultiTaskModel::add_task(const std::string& name, nn::Sequential) {
+  TD_CHECK(false, "MultiTaskModel::add_task: ", this->name(), " does not support adding a task ('", name, "')");
+}
+
 std::vector<Tensor> MultiTaskModel::shared_parameters() const {
   std::vector<Tensor> own;
   for (size_t t = 0; t < num_tasks(); ++t) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nn/module.h"
+#include "nn/modules/container.h"
 #include "tensor/tensor.h"
 
 namespace tandem::mtl {
@@ -52,6 +53,10 @@ class MultiTaskModel : public nn::Module {
   virtual std::vector<Tensor> last_shared_parameters() const;
   /// An extra loss term added to the sum of task losses (undefined when there is none).
   virtual Tensor regularization() { return {}; }
+
+  /// Adds a task with its own head on top of what the model shares (transfer learning: a new task for a trained
+  /// model). Architectures that support it override this; the default throws a tandem::Error naming the model.
+  virtual void add_task(const std::string& name, nn::Sequential head);
 
   /// Names of the shared parameters, in the order of shared_parameters() (for per-layer diagnostics).
   std::vector<std::string> shared_parameter_names() const;

@@ -29,6 +29,7 @@ void TaskGradients::compute(const std::vector<Tensor>& losses, const std::vector
              dtype_name(shared[0].dtype()), ")");
     offsets_.push_back(offsets_.back() + s.numel());
   }
+  inputs_ = shared;
   const int64_t D = offsets_.back();
   if (!matrix_.defined() || matrix_.size(0) != T || matrix_.size(1) != D || matrix_.dtype() != shared[0].dtype() ||
       matrix_.device() != shared[0].device())

@@ -34,6 +34,8 @@ class TaskGradients {
   const Tensor& matrix() const { return matrix_; }
   size_t num_tasks() const;
   int64_t dim() const;
+  /// The shared inputs of the last compute(), in the order of G's blocks.
+  const std::vector<Tensor>& inputs() const { return inputs_; }
   /// Start offset of each shared input's block in a row of G, plus D at the end (size = inputs + 1).
   const std::vector<int64_t>& offsets() const { return offsets_; }
 
@@ -48,6 +50,7 @@ class TaskGradients {
 
  private:
   Tensor matrix_;
+  std::vector<Tensor> inputs_;
   std::vector<int64_t> offsets_;
 };
 
