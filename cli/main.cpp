@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
   DemoOptions opt;
 
   td::mtl::ExperimentConfig mtl_config;
-  mtl_config.weightings({"ew", "uw", "pcgrad", "cagrad"}).train_size(6000).test_size(2000).epochs(2);
+  mtl_config.weightings({"ew", "uw", "pcgrad", "cagrad"}).train_size(10000).test_size(2000);
   std::string archs = "hps", weightings = "ew,uw,pcgrad,cagrad";
   int mtl_threads = 0;
   bool no_stl = false;

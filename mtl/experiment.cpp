@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "mtl/architectures/architectures.h"
+#include "mtl/diagnostics.h"
 #include "mtl/data/gradnorm_synthetic.h"
 #include "mtl/data/mmoe_synthetic.h"
 #include "mtl/data/multi_fashion.h"
@@ -276,10 +277,31 @@ ResultsTable run_experiment(const ExperimentConfig& config, std::ostream& out) {
     const size_t T = bench.tasks.size();
     std::vector<size_t> all(T);
     for (size_t t = 0; t < T; ++t) all[t] = t;
+    if (s == 0)  // gradient methods need shared parameters (soft sharing has none): refuse before training
+      for (const auto& arch : config.architectures()) {
+        const bool has_shared = !bench.make_model(arch, all)->shared_parameters().empty();
+        for (const auto& spec : config.weightings())
+          TD_CHECK(has_shared || !is_gradient_method(spec.substr(0, spec.find(':'))), "mtl::run_experiment: ", arch,
+                   " has no shared parameters, so the gradient method '", spec,
+                   "' does not apply to it (use a loss-level method)");
+      }
     std::vector<bool> higher;
     for (const Task& t : bench.tasks)
       for (const Metric& m : t.metrics) higher.push_back(m.higher_is_better);
 
+    if (s == 0 && config.verbose()) {
+      bool classification = true;
+      for (const Tensor& y : bench.train.targets) classification = classification && y.dim() == 1 && y.dtype() == kInt64;
+      if (classification && T > 1) {
+        const Tensor r = relatedness(bench.train.targets);
+        out << "label agreement R (fraction of samples whose labels coincide):";
+        for (size_t i = 0; i < T; ++i)
+          for (size_t j = i + 1; j < T; ++j)
+            out << " " << bench.tasks[i].name << "/" << bench.tasks[j].name << "=" << std::fixed << std::setprecision(3)
+                << r.to_vector<double>()[i * T + j] << std::defaultfloat;
+        out << std::endl;
+      }
+    }
     std::vector<double> baseline;
     if (config.stl()) {
       double seconds = 0;

@@ -34,12 +34,12 @@ struct ExperimentConfig {
   /// Weighting specs as make_weighting takes them ("cagrad:c=0.4").
   TANDEM_ARG(std::vector<std::string>, weightings) = std::vector<std::string>{"ew"};
   TANDEM_ARG(int64_t, seeds) = 1;
-  TANDEM_ARG(int64_t, epochs) = 2;
+  TANDEM_ARG(int64_t, epochs) = 3;
   /// Training and test set sizes (0: the benchmark's default).
   TANDEM_ARG(int64_t, train_size) = 0;
   TANDEM_ARG(int64_t, test_size) = 0;
   TANDEM_ARG(int64_t, batch_size) = 128;
-  TANDEM_ARG(double, lr) = 1e-3;
+  TANDEM_ARG(double, lr) = 3e-3;
   /// Task correlation p of mmoe-synthetic.
   TANDEM_ARG(double, correlation) = 0.9;
   /// Train the single-task baselines and report Δm% against them.
