@@ -25,6 +25,7 @@ struct Strided {
   int64_t numel() const { return sizes.product(); }
   size_t ndim() const { return sizes.size(); }
   bool is_contiguous() const {
+    if (numel() == 0) return true;  // an empty operand has nothing to lay out
     int64_t expected = 1;
     for (size_t i = sizes.size(); i-- > 0;) {
       if (sizes[i] != 1 && strides[i] != expected) return false;

@@ -1,19 +1,27 @@
-// The backend for each device type. The CPU backend is always there. The CUDA backend's kernels arrive with
-// the CUDA backend itself; until a build provides them, asking for the CUDA backend is a tandem::Error that
-// says why (no CUDA in this build, no device present, or no CUDA kernels in this build).
+// The backend for each device type. The CPU backend is always there. The CUDA backend is there when tandem was
+// built with CUDA and a device is present; otherwise asking for it is a tandem::Error that says why (no CUDA in
+// this build, or no device present). A build without CUDA also gets the stubs of backends/cuda/runtime.h here.
+#include <atomic>
+
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cuda/runtime.h"
+#ifdef TANDEM_HAS_CUDA
+#include "backends/cuda/cuda_backend.h"
+#endif
 
 namespace tandem {
 
-bool backend_available(DeviceType type) { return type == DeviceType::CPU; }
+bool backend_available(DeviceType type) {
+  if (type == DeviceType::CPU) return true;
+  return cuda::is_available();
+}
 
 Backend& backend_for(DeviceType type) {
   if (type == DeviceType::CPU) return cpu::cpu_backend();
 #ifdef TANDEM_HAS_CUDA
   TD_CHECK(cuda::is_available(), "device cuda: no CUDA device is present (cuda::is_available() is false)");
-  throw Error("device cuda: this build of tandem has no CUDA kernels; tensors stay on the CPU");
+  return cuda::cuda_backend();
 #else
   throw Error("device cuda: tandem was built without CUDA (cuda::is_available() is false)");
 #endif
@@ -21,9 +29,19 @@ Backend& backend_for(DeviceType type) {
 
 #ifndef TANDEM_HAS_CUDA
 namespace cuda {
+namespace {
+std::atomic<bool> tf32_allowed{false};
+}  // namespace
 bool is_available() { return false; }
 int device_count() { return 0; }
 void synchronize() {}
+size_t memory_allocated() { return 0; }
+size_t memory_reserved() { return 0; }
+size_t max_memory_allocated() { return 0; }
+void reset_peak_memory_stats() {}
+void empty_cache() {}
+void set_allow_tf32(bool allow) { tf32_allowed.store(allow); }
+bool allow_tf32() { return tf32_allowed.load(); }
 }  // namespace cuda
 #endif
 

@@ -69,7 +69,12 @@ Trainer::Trainer(std::shared_ptr<MultiTaskModel> model, std::vector<Task> tasks,
   std::vector<Tensor> own;
   for (const Tensor& p : weighting_->parameters())
     if (p.requires_grad()) own.push_back(p);
-  if (!own.empty()) optimizer_->add_param_group(optim::OptimizerParamGroup(own));
+  if (!own.empty()) {
+    if (options_.weighting_lr() >= 0)
+      optimizer_->add_param_group(optim::OptimizerParamGroup(own, optim::OptionOverrides{{"lr", options_.weighting_lr()}}));
+    else
+      optimizer_->add_param_group(optim::OptimizerParamGroup(own));
+  }
   if (options_.monitor() != "loss" && options_.monitor() != "delta_m") {
     const auto names = metric_names();
     TD_CHECK(std::find(names.begin(), names.end(), options_.monitor()) != names.end(), "mtl::Trainer: monitor '",

@@ -72,6 +72,9 @@ struct TrainerOptions {
   TANDEM_ARG(int64_t, diagnostics_every) = 0;
   /// Clip the global gradient norm of the model's parameters (0: off).
   TANDEM_ARG(double, clip_grad_norm) = 0;
+  /// Learning rate of the weighting's own parameters (UW's log-variances, GradNorm's weights...), which the
+  /// constructor adds to the optimizer as a last parameter group; negative: the optimizer's default.
+  TANDEM_ARG(double, weighting_lr) = -1.0;
   /// Stop each epoch after this many steps (0: the whole loader) — for quick runs.
   TANDEM_ARG(int64_t, max_steps_per_epoch) = 0;
 };

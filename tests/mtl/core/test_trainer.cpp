@@ -171,3 +171,27 @@ TEST(MtlTrainer, FixedWeightsComeFromTheTasks) {
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->weights(), (std::vector<double>{1.0, 0.25}));
 }
+
+TEST(MtlTrainer, WeightingParametersJoinTheOptimizerWithTheirOwnRate) {
+  auto model = std::make_shared<mtl::testing::TinyModelImpl>();
+  auto optimizer = std::make_shared<optim::Adam>(model->parameters(), optim::AdamOptions(0.01));
+  auto uw = mtl::make_weighting("uw", 2);
+  mtl::Trainer trainer(model, regression_tasks(), uw, optimizer, quiet().weighting_lr(0.1));
+  ASSERT_EQ(optimizer->param_groups().size(), 2u);
+  EXPECT_DOUBLE_EQ(optimizer->param_groups()[1].options().get_lr(), 0.1);
+  EXPECT_TRUE(optimizer->param_groups()[1].params()[0].is_same(uw->parameters()[0]));
+  // The learned log-variances move during training and resume from the checkpoint with everything else.
+  auto dir = scratch("uw");
+  mtl::MultiTaskLoader data(regression_data(32, 12), 8, true, 0);
+  trainer.options().epochs(2);
+  trainer.fit(data);
+  const auto s = uw->parameters()[0].to_vector<float>();
+  EXPECT_NE(s[0], -0.5f);
+  trainer.save_checkpoint(dir / "uw.safetensors");
+  auto model2 = std::make_shared<mtl::testing::TinyModelImpl>();
+  auto uw2 = mtl::make_weighting("uw", 2);
+  mtl::Trainer resumed(model2, regression_tasks(), uw2, std::make_shared<optim::Adam>(model2->parameters(), optim::AdamOptions(0.01)),
+                       quiet().weighting_lr(0.1));
+  resumed.load_checkpoint(dir / "uw.safetensors");
+  EXPECT_EQ(uw2->parameters()[0].to_vector<float>(), s);
+}
