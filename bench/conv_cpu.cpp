@@ -1,7 +1,8 @@
-// Convolution on the CPU: conv2d forward and forward+backward for LeNet-sized layers and a small CIFAR-style
-// layer on 1 and 2 threads, the im2col/col2im kernels and the batched matmul that conv2d is made of (so that a
-// slow layer can be traced to its part), and one full LeNet training step (forward, backward, SGD update) in
-// images per second. bench/results/lenet_cpu.md records the figures and the libtorch comparison.
+// Convolution on the CPU: conv2d forward and forward+backward (with and without the input gradient) for
+// LeNet-sized layers and a small CIFAR-style layer on 1 and 2 threads, the im2col/col2im kernels and the batched
+// matmul that conv2d is made of (so that a slow layer can be traced to its part), 2x2 max pooling, and one full
+// LeNet training step (forward, backward, SGD update) in images per second. bench/results/lenet_cpu.md records
+// the figures and the libtorch comparison.
 //
 //   bench_conv_cpu --benchmark_filter=LeNet     # just the training step
 #include <benchmark/benchmark.h>
@@ -47,11 +48,12 @@ void BM_Conv2dForward(benchmark::State& state, ConvLayer l) {
   set_counters(state, static_cast<double>(l.N), conv_flops(l));
 }
 
-/// Forward, then backward of out.sum() to the input, weight and bias.
-void BM_Conv2dForwardBackward(benchmark::State& state, ConvLayer l) {
+/// Forward, then backward of out.sum() to the weight and bias, and to the input when input_grad (a network's
+/// first layer has no input gradient to compute: the columns' gradient and col2im are skipped).
+void BM_Conv2dForwardBackward(benchmark::State& state, ConvLayer l, bool input_grad) {
   td::cpu::set_num_threads(static_cast<int>(state.range(0)));
   td::manual_seed(0);
-  td::Tensor x = td::randn({l.N, l.C, l.H, l.W}).requires_grad_(true);
+  td::Tensor x = td::randn({l.N, l.C, l.H, l.W}).requires_grad_(input_grad);
   td::Tensor w = td::randn({l.O, l.C, l.k, l.k}).requires_grad_(true), b = td::randn({l.O}).requires_grad_(true);
   for (auto _ : state) {
     td::Tensor out = td::conv2d(x, w, b, {1}, {l.pad});
@@ -59,7 +61,24 @@ void BM_Conv2dForwardBackward(benchmark::State& state, ConvLayer l) {
     benchmark::DoNotOptimize(w.grad().data_ptr());
     for (td::Tensor* t : {&x, &w, &b}) t->set_grad(td::Tensor());
   }
-  set_counters(state, static_cast<double>(l.N), 3 * conv_flops(l));
+  set_counters(state, static_cast<double>(l.N), (input_grad ? 3 : 2) * conv_flops(l));
+}
+
+/// max_pool2d 2x2 (stride 2) on LeNet's activations at batch 256: forward alone, and forward + backward.
+void BM_MaxPool2d(benchmark::State& state, td::Dims shape, bool backward) {
+  td::cpu::set_num_threads(static_cast<int>(state.range(0)));
+  td::manual_seed(0);
+  td::Tensor x = td::randn(shape).requires_grad_(backward);
+  for (auto _ : state) {
+    td::Tensor out = td::max_pool2d(x, {2});
+    if (backward) {
+      out.sum().backward();
+      x.set_grad(td::Tensor());
+    }
+    benchmark::DoNotOptimize(out.data_ptr());
+  }
+  state.counters["GB/s"] = benchmark::Counter(4.0 * static_cast<double>(x.numel()) * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// The parts of conv2d on their own: im2col, the [O, CK] @ [N, CK, L] product, col2im.
@@ -189,11 +208,20 @@ void register_all() {
       {"lenet1_1to10_k9_36x36", kLeNetConv1}, {"lenet2_10to20_k5_14x14", kLeNetConv2}, {"c3to32_k3_p1_32x32", kCifarConv}};
   for (const auto& [name, layer] : layers) {
     on_1_and_2_threads(benchmark::RegisterBenchmark(("Conv2dForward/" + name).c_str(), BM_Conv2dForward, layer));
-    on_1_and_2_threads(
-        benchmark::RegisterBenchmark(("Conv2dForwardBackward/" + name).c_str(), BM_Conv2dForwardBackward, layer));
+    on_1_and_2_threads(benchmark::RegisterBenchmark(("Conv2dForwardBackward/" + name).c_str(),
+                                                    BM_Conv2dForwardBackward, layer, /*input_grad=*/true));
+    on_1_and_2_threads(benchmark::RegisterBenchmark(("Conv2dForwardBackwardNoInputGrad/" + name).c_str(),
+                                                    BM_Conv2dForwardBackward, layer, /*input_grad=*/false));
     on_1_and_2_threads(benchmark::RegisterBenchmark(("Im2col/" + name).c_str(), BM_Im2col, layer));
     on_1_and_2_threads(benchmark::RegisterBenchmark(("Col2im/" + name).c_str(), BM_Col2im, layer));
     on_1_and_2_threads(benchmark::RegisterBenchmark(("ConvMatmul/" + name).c_str(), BM_ConvMatmul, layer));
+  }
+  for (const auto& [name, shape] : std::vector<std::pair<std::string, td::Dims>>{
+           {"256x10x28x28", {256, 10, 28, 28}}, {"256x20x10x10", {256, 20, 10, 10}}}) {
+    on_1_and_2_threads(benchmark::RegisterBenchmark(("MaxPool2dForward/2x2_" + name).c_str(), BM_MaxPool2d, shape,
+                                                    /*backward=*/false));
+    on_1_and_2_threads(benchmark::RegisterBenchmark(("MaxPool2dForwardBackward/2x2_" + name).c_str(), BM_MaxPool2d,
+                                                    shape, /*backward=*/true));
   }
   on_1_and_2_threads(benchmark::RegisterBenchmark("LeNetTrainingStep/batch256", BM_LeNetTrainingStep));
   on_1_and_2_threads(benchmark::RegisterBenchmark("LeNetForward/batch256", BM_LeNetForward));

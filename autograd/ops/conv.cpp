@@ -10,9 +10,11 @@
 // between the im2col that writes them and the product that reads them, and the columns of the whole batch are
 // never stored (for LeNet's first layer at batch 256 they would be 65 MB). On the CPU each thread takes a
 // contiguous range of blocks with buffers of its own, so a pass costs one fork/join instead of one per kernel
-// call (the backend calls made inside stay on their thread). Its backward node recomputes the
+// call (the backend calls made inside stay on their thread), and each block and group is one product over all
+// of the block's samples (see "Two ways to run the products" below). Its backward node recomputes the
 // columns block by block for the weight gradient and scatters the columns' gradient back with col2im for the
-// input gradient. When the backward itself is being recorded (create_graph), the node computes the same
+// input gradient (the columns are only recomputed when the weight needs a gradient, and col2im only runs when
+// the input needs one). When the backward itself is being recorded (create_graph), the node computes the same
 // gradients with differentiable ops instead (unfold, matmul, fold, sum), so double backward works.
 // conv1d is conv2d on a unit-height image.
 //
@@ -150,11 +152,12 @@ struct ConvGeometry {
   int64_t block;       // samples per block
   int64_t blocks;      // blocks in the batch
   int64_t ranges;      // ranges of blocks processed in parallel
+  bool block_products;  // one product per block and group (CPU) instead of one per sample and group
   ConvGeometry(const Dims& input, const Dims& weight, const Window2d& w, int64_t g, size_t element_bytes,
                Device device)
       : N(input[0]), C(input[1]), H(input[2]), W(input[3]), O(weight[0]), groups(g), out_h(w.out_h(H)),
         out_w(w.out_w(W)), L(out_h * out_w), group_out(O / g), group_rows(weight[1] * w.kernel_h * w.kernel_w),
-        rows(C * w.kernel_h * w.kernel_w) {
+        rows(C * w.kernel_h * w.kernel_w), block_products(device.is_cpu()) {
     const int64_t sample_bytes = std::max<int64_t>(1, rows * L * static_cast<int64_t>(element_bytes));
     block = std::clamp<int64_t>(kColumnBlockBytes / sample_bytes, 1, std::max<int64_t>(N, 1));
     blocks = (N + block - 1) / block;
@@ -195,6 +198,16 @@ Strided batch_slice(const Tensor& t, int64_t n0, int64_t count) {
   return sub_operand(t, n0 * t.stride(0), {count, t.size(1), t.size(2), t.size(3)}, t.strides());
 }
 
+// Two ways to run the products of a block of nb samples:
+//  * one product per sample and group: columns [nb, rows, L] (contiguous, as every backend's im2col writes
+//    them), out[n, g] = weight[g] @ columns[n, g];
+//  * on the CPU, one product per block and group: the columns are written as [rows, nb, L], i.e. one
+//    [rows, nb*L] matrix, so that weight[g] @ columns[g] covers the whole block in a single GEMM (the weight is
+//    packed once, and the products' edges, where L is not a multiple of the GEMM's tile, shrink to one per
+//    block). The result [O, nb, L] is then copied into out (the bias added on the way). The backward pass works
+//    the same way on a copy of the output gradient laid out as [O, nb, L], and reads the columns for the weight
+//    gradient transposed, [nb*L, rows], which the GEMM reads in place.
+
 /// out = conv2d(x, weight) + bias, block by block (no autograd).
 Tensor conv2d_forward_blocked(const Tensor& x, const Tensor& weight, const Tensor& bias, const Window2d& w,
                               const ConvGeometry& g) {
@@ -204,6 +217,35 @@ Tensor conv2d_forward_blocked(const Tensor& x, const Tensor& weight, const Tenso
   const Tensor wm = weight.reshape({g.O, g.group_rows});  // a view unless weight is oddly strided
   const int64_t ws0 = wm.stride(0), ws1 = wm.stride(1);
   Backend& backend = detail::backend_of(x);
+  auto weight_group = [&](int64_t grp) {  // [1, O/G, C/G*k]
+    return sub_operand(wm, grp * g.group_out * ws0, {1, g.group_out, g.group_rows}, {0, ws0, ws1});
+  };
+  if (g.block_products) {
+    Tensor products = detail::make_tensor({g.ranges, g.O, g.block * g.L}, x.dtype(), x.device());
+    for_each_range(g, [&](int64_t r, int64_t first, int64_t end) {
+      const int64_t own_cols = r * g.block * g.rows * g.L, own_products = r * g.O * g.block * g.L;
+      for (int64_t n0 = first; n0 < end; n0 += g.block) {
+        const int64_t nb = std::min(g.block, end - n0), pitch = nb * g.L;
+        backend.im2col(batch_slice(x, n0, nb), sub_operand(cols, own_cols, {nb, g.rows, g.L}, {g.L, pitch, 1}), w);
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          // [1, O/G, C/G*k] @ [1, C/G*k, nb*L] -> [1, O/G, nb*L]
+          backend.matmul(weight_group(grp),
+                         sub_operand(cols, own_cols + grp * g.group_rows * pitch, {1, g.group_rows, pitch},
+                                     {0, pitch, 1}),
+                         sub_operand(products, own_products + grp * g.group_out * pitch, {1, g.group_out, pitch},
+                                     {0, pitch, 1}));
+        }
+        const Strided block_out = sub_operand(products, own_products, {nb, g.O, g.L}, {g.L, pitch, 1});
+        const Strided dst = sub_operand(out, n0 * g.O * g.L, {nb, g.O, g.L}, {g.O * g.L, g.L, 1});
+        if (bias.defined()) {
+          backend.binary(BinaryOp::Add, block_out, sub_operand(bias, 0, {nb, g.O, g.L}, {0, bias.stride(0), 0}), dst);
+        } else {
+          backend.copy(block_out, dst);
+        }
+      }
+    });
+    return out;
+  }
   for_each_range(g, [&](int64_t r, int64_t first, int64_t end) {
     const int64_t own_cols = r * g.block * g.rows * g.L;
     for (int64_t n0 = first; n0 < end; n0 += g.block) {
@@ -212,7 +254,7 @@ Tensor conv2d_forward_blocked(const Tensor& x, const Tensor& weight, const Tenso
                      w);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         // [1, O/G, C/G*k] (broadcast over the block) @ [nb, C/G*k, L] -> [nb, O/G, L]
-        backend.matmul(sub_operand(wm, grp * g.group_out * ws0, {1, g.group_out, g.group_rows}, {0, ws0, ws1}),
+        backend.matmul(weight_group(grp),
                        sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.group_rows, g.L},
                                    {g.rows * g.L, g.L, 1}),
                        sub_operand(out, (n0 * g.O + grp * g.group_out) * g.L, {nb, g.group_out, g.L},
@@ -268,51 +310,112 @@ struct Conv2dBackward final : Node {
     Tensor cols = detail::make_tensor({g.ranges, g.block, g.rows, g.L}, grad.dtype(), grad.device());
     const Tensor wm = w.reshape({g.O, g.group_rows});
     const int64_t ws0 = wm.stride(0), ws1 = wm.stride(1);
-    Tensor grad_x, partial, block_sum, range_sum;
+    // Per range: the weight (and bias) gradients of its current block, and their sums over its blocks.
+    Tensor grad_x, block_sum, range_sum, bias_block_sum, bias_range_sum;
     if (needs_input_grad(0)) grad_x = zeros({g.N, g.C, g.H, g.W}, options);
     if (needs_input_grad(1)) {
-      partial = detail::make_tensor({g.ranges, g.block, weight_size}, grad.dtype(), grad.device());
       block_sum = detail::make_tensor({g.ranges, weight_size}, grad.dtype(), grad.device());
       range_sum = zeros({g.ranges, weight_size}, options);
+    }
+    const bool bias_from_blocks = g.block_products && needs_input_grad(2);  // summed while the block is in cache
+    if (bias_from_blocks) {
+      bias_block_sum = detail::make_tensor({g.ranges, g.O}, grad.dtype(), grad.device());
+      bias_range_sum = zeros({g.ranges, g.O}, options);
     }
     auto grad_slice = [&](int64_t n0, int64_t nb, int64_t grp) {  // [nb, O/G, L] of the output gradient
       return sub_operand(grad, (n0 * g.O + grp * g.group_out) * g.L, {nb, g.group_out, g.L}, {g.O * g.L, g.L, 1});
     };
-    for_each_range(g, [&](int64_t r, int64_t first, int64_t end) {
-      const int64_t own_cols = r * g.block * g.rows * g.L;
-      for (int64_t n0 = first; n0 < end; n0 += g.block) {
-        const int64_t nb = std::min(g.block, end - n0);
-        const Strided block_cols = sub_operand(cols, own_cols, {nb, g.rows, g.L}, {g.rows * g.L, g.L, 1});
-        if (needs_input_grad(1)) {
-          backend.im2col(batch_slice(x, n0, nb), block_cols, window);
-          const int64_t own_partial = r * g.block * weight_size;
-          for (int64_t grp = 0; grp < groups; ++grp) {
-            backend.matmul(grad_slice(n0, nb, grp),
-                           sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.L, g.group_rows},
-                                       {g.rows * g.L, 1, g.L}),
-                           sub_operand(partial, own_partial + grp * g.group_out * g.group_rows,
-                                       {nb, g.group_out, g.group_rows}, {weight_size, g.group_rows, 1}));
+    auto weight_group_t = [&](int64_t grp) {  // [1, C/G*k, O/G]
+      return sub_operand(wm, grp * g.group_out * ws0, {1, g.group_rows, g.group_out}, {0, ws1, ws0});
+    };
+    // sums[r] += block_sums[r]
+    auto accumulate = [&](const Tensor& block_sums, const Tensor& sums, int64_t r) {
+      const int64_t size = sums.size(1);
+      const Strided acc = sub_operand(sums, r * size, {1, size}, {size, 1});
+      backend.binary(BinaryOp::Add, acc, sub_operand(block_sums, r * size, {1, size}, {size, 1}), acc);
+    };
+    if (g.block_products) {
+      Tensor grad_t = detail::make_tensor({g.ranges, g.O, g.block * g.L}, grad.dtype(), grad.device());
+      for_each_range(g, [&](int64_t r, int64_t first, int64_t end) {
+        const int64_t own_cols = r * g.block * g.rows * g.L, own_grad_t = r * g.O * g.block * g.L;
+        for (int64_t n0 = first; n0 < end; n0 += g.block) {
+          const int64_t nb = std::min(g.block, end - n0), pitch = nb * g.L;
+          // The block's output gradient as [O, nb, L]: group grp is the [O/G, nb*L] matrix at row grp*O/G.
+          backend.copy(sub_operand(grad, n0 * g.O * g.L, {nb, g.O, g.L}, {g.O * g.L, g.L, 1}),
+                       sub_operand(grad_t, own_grad_t, {nb, g.O, g.L}, {g.L, pitch, 1}));
+          if (bias_from_blocks) {
+            backend.reduce(ReduceOp::Sum, sub_operand(grad_t, own_grad_t, {g.O, pitch}, {pitch, 1}),
+                           sub_operand(bias_block_sum, r * g.O, {g.O, 1}, {1, 1}));
+            accumulate(bias_block_sum, bias_range_sum, r);
           }
-          // range_sum[r] += sum over the block's samples of partial
-          const Strided sum = sub_operand(block_sum, r * weight_size, {1, weight_size}, {weight_size, 1});
-          const Strided acc = sub_operand(range_sum, r * weight_size, {1, weight_size}, {weight_size, 1});
-          backend.reduce(ReduceOp::Sum, sub_operand(partial, own_partial, {nb, weight_size}, {weight_size, 1}), sum);
-          backend.binary(BinaryOp::Add, acc, sum, acc);
-        }
-        if (needs_input_grad(0)) {
-          for (int64_t grp = 0; grp < groups; ++grp) {
-            backend.matmul(sub_operand(wm, grp * g.group_out * ws0, {1, g.group_rows, g.group_out}, {0, ws1, ws0}),
-                           grad_slice(n0, nb, grp),
-                           sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.group_rows, g.L},
-                                       {g.rows * g.L, g.L, 1}));
+          auto grad_t_group = [&](int64_t grp) {
+            return sub_operand(grad_t, own_grad_t + grp * g.group_out * pitch, {1, g.group_out, pitch},
+                               {0, pitch, 1});
+          };
+          if (needs_input_grad(1)) {
+            // Columns transposed: [nb, rows, L] stored as the row-major [nb*L, rows] matrix.
+            backend.im2col(batch_slice(x, n0, nb),
+                           sub_operand(cols, own_cols, {nb, g.rows, g.L}, {g.rows * g.L, 1, g.rows}), window);
+            for (int64_t grp = 0; grp < groups; ++grp) {
+              // [1, O/G, nb*L] @ [1, nb*L, C/G*k] -> [1, O/G, C/G*k]
+              backend.matmul(grad_t_group(grp),
+                             sub_operand(cols, own_cols + grp * g.group_rows, {1, pitch, g.group_rows},
+                                         {0, g.rows, 1}),
+                             sub_operand(block_sum, r * weight_size + grp * g.group_out * g.group_rows,
+                                         {1, g.group_out, g.group_rows}, {0, g.group_rows, 1}));
+            }
+            accumulate(block_sum, range_sum, r);
           }
-          backend.col2im(block_cols, batch_slice(grad_x, n0, nb), window);
+          if (needs_input_grad(0)) {
+            for (int64_t grp = 0; grp < groups; ++grp) {
+              // [1, C/G*k, O/G] @ [1, O/G, nb*L] -> [1, C/G*k, nb*L], the block's columns as [rows, nb, L]
+              backend.matmul(weight_group_t(grp), grad_t_group(grp),
+                             sub_operand(cols, own_cols + grp * g.group_rows * pitch, {1, g.group_rows, pitch},
+                                         {0, pitch, 1}));
+            }
+            backend.col2im(sub_operand(cols, own_cols, {nb, g.rows, g.L}, {g.L, pitch, 1}),
+                           batch_slice(grad_x, n0, nb), window);
+          }
         }
-      }
-    });
+      });
+    } else {
+      Tensor partial;
+      if (needs_input_grad(1))
+        partial = detail::make_tensor({g.ranges, g.block, weight_size}, grad.dtype(), grad.device());
+      for_each_range(g, [&](int64_t r, int64_t first, int64_t end) {
+        const int64_t own_cols = r * g.block * g.rows * g.L;
+        for (int64_t n0 = first; n0 < end; n0 += g.block) {
+          const int64_t nb = std::min(g.block, end - n0);
+          const Strided block_cols = sub_operand(cols, own_cols, {nb, g.rows, g.L}, {g.rows * g.L, g.L, 1});
+          if (needs_input_grad(1)) {
+            backend.im2col(batch_slice(x, n0, nb), block_cols, window);
+            const int64_t own_partial = r * g.block * weight_size;
+            for (int64_t grp = 0; grp < groups; ++grp) {
+              backend.matmul(grad_slice(n0, nb, grp),
+                             sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.L, g.group_rows},
+                                         {g.rows * g.L, 1, g.L}),
+                             sub_operand(partial, own_partial + grp * g.group_out * g.group_rows,
+                                         {nb, g.group_out, g.group_rows}, {weight_size, g.group_rows, 1}));
+            }
+            // block_sum[r] = sum over the block's samples of partial
+            backend.reduce(ReduceOp::Sum, sub_operand(partial, own_partial, {nb, weight_size}, {weight_size, 1}),
+                           sub_operand(block_sum, r * weight_size, {1, weight_size}, {weight_size, 1}));
+            accumulate(block_sum, range_sum, r);
+          }
+          if (needs_input_grad(0)) {
+            for (int64_t grp = 0; grp < groups; ++grp) {
+              backend.matmul(weight_group_t(grp), grad_slice(n0, nb, grp),
+                             sub_operand(cols, own_cols + grp * g.group_rows * g.L, {nb, g.group_rows, g.L},
+                                         {g.rows * g.L, g.L, 1}));
+            }
+            backend.col2im(block_cols, batch_slice(grad_x, n0, nb), window);
+          }
+        }
+      });
+    }
     if (needs_input_grad(0)) r[0] = grad_x;
     if (needs_input_grad(1)) r[1] = range_sum.sum({0}).view(w.sizes());
-    if (needs_input_grad(2)) r[2] = grad.sum({0, 2, 3});
+    if (needs_input_grad(2)) r[2] = bias_from_blocks ? bias_range_sum.sum({0}) : grad.sum({0, 2, 3});
     return r;
   }
 

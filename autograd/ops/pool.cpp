@@ -2,7 +2,8 @@
 //
 // max_pool2d runs the backend kernel, which returns the window maxima and the flat position (h * W + w) of each
 // maximum inside its plane. Its backward scatters the gradient to those positions with scatter_add over the
-// flattened input; scatter_add's own backward is a gather, so double backward works too.
+// flattened input; scatter_add's own backward is a gather, so double backward works too. (When the backward is
+// not being recorded, the scatter goes straight into the zeros on the backend, without scatter_add's copy.)
 // avg_pool2d (count_include_pad semantics: every window divides by kh*kw, padding counting as zeros) is the mean
 // of unfold's columns, so its gradients of every order come from unfold/fold.
 #include "autograd/ops/common.h"
@@ -62,7 +63,14 @@ struct MaxPool2dBackward final : Node {
                                 TensorOptions(kInt64).device(idx.device()));
     Tensor flat_idx = (idx.view({N * C, -1}) + plane_start.view({N * C, 1})).view({-1});
     Tensor grad_in = zeros({N * C * H * W}, TensorOptions(g[0].dtype()).device(g[0].device()));
-    grad_in = grad_in.scatter_add(0, flat_idx, g[0].reshape({-1}));
+    if (GradMode::is_enabled()) {
+      grad_in = grad_in.scatter_add(0, flat_idx, g[0].reshape({-1}));
+    } else {
+      // No graph to record: scatter straight into the fresh zeros (scatter_add would first copy them).
+      const Tensor flat_grad = g[0].reshape({-1});
+      detail::backend_of(grad_in).scatter_add(detail::strided(grad_in), 0, detail::strided(flat_idx),
+                                              detail::strided(flat_grad));
+    }
     return {grad_in.view({N, C, H, W})};
   }
   std::string name() const override { return "MaxPool2dBackward"; }

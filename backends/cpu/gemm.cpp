@@ -13,6 +13,10 @@
 // Panels are zero-padded to whole tiles, so the kernel never branches on edges. The last, partial panel of A
 // goes to a kernel variant that computes only its valid rows; a tile with missing columns (or whose columns are
 // not contiguous in C) is computed into a small buffer and then merged into C element by element.
+// Packing B copies each of its values once so that every row panel of A then streams it from one compact block;
+// with only a few row panels (few rows of A, as in a convolution's products) that copy costs more than it
+// saves, so a row-major B is read in place instead: the kernel takes the distance between B's rows, and only a
+// last panel with fewer than nr columns (which the kernel would read past) is packed.
 // The SIMD micro-kernels live in gemm_avx512.cpp and gemm_avx2.cpp; the portable one is below.
 #include "backends/cpu/gemm.h"
 
@@ -31,19 +35,20 @@ namespace tandem::cpu {
 namespace {
 
 using detail::GemmKernel;
+using detail::MicroKernelFn;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Portable micro-kernel (used when the CPU has neither AVX-512 nor AVX2 with FMA).
 // ---------------------------------------------------------------------------------------------------------------
 template <typename T, int MR, int NR>
-void scalar_micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T* __restrict C, int64_t rs_c,
-                         T beta) {
+void scalar_micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, int64_t rs_b, T* __restrict C,
+                         int64_t rs_c, T beta) {
   T acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] += Ap[i] * Bp[j];
     Ap += MR;
-    Bp += NR;
+    Bp += rs_b;
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) {
@@ -146,6 +151,38 @@ struct GemmArgs {
   int64_t rs_c, cs_c;
 };
 
+/// Packs one micro-panel of W lines whose values are contiguous along the steps (step stride 1): blocks of kBlock
+/// steps are transposed through a small buffer so that both the reads and the writes run over consecutive
+/// addresses. kPartial: only the first `count` lines exist, the others are packed as zeros.
+template <typename T, int W, bool kPartial>
+inline void pack_transposed_panel(int64_t count, int64_t steps, const T* __restrict panel, int64_t line_stride,
+                                  T scale, T* __restrict out) {
+  constexpr int64_t kBlock = 16;
+  int64_t k = 0;
+  for (; k + kBlock <= steps; k += kBlock) {
+    T block[W][kBlock];
+    if constexpr (kPartial) {
+      for (int64_t l = 0; l < count; ++l)
+#pragma GCC unroll 16
+        for (int kk = 0; kk < kBlock; ++kk) block[l][kk] = panel[l * line_stride + k + kk];
+      for (int64_t l = count; l < W; ++l)
+#pragma GCC unroll 16
+        for (int kk = 0; kk < kBlock; ++kk) block[l][kk] = T(0);
+    } else {
+#pragma GCC unroll 32
+      for (int l = 0; l < W; ++l)
+#pragma GCC unroll 16
+        for (int kk = 0; kk < kBlock; ++kk) block[l][kk] = panel[l * line_stride + k + kk];
+    }
+#pragma GCC unroll 16
+    for (int kk = 0; kk < kBlock; ++kk)
+#pragma GCC unroll 32
+      for (int l = 0; l < W; ++l) out[(k + kk) * W + l] = scale * block[l][kk];
+  }
+  for (; k < steps; ++k)
+    for (int l = 0; l < W; ++l) out[k * W + l] = !kPartial || l < count ? scale * panel[l * line_stride + k] : T(0);
+}
+
 /// Packs `lines` x `steps` values of a strided matrix into micro-panels of W lines: panel p holds, for each step
 /// k, lines p*W .. p*W+W-1 (scaled by `scale`; zeros past `lines`), i.e.
 ///   out[p * steps * W + k * W + l] = scale * src[(p * W + l) * line_stride + k * step_stride].
@@ -155,29 +192,16 @@ void pack_panels_fixed(int64_t lines, int64_t steps, const T* __restrict src, in
                        T scale, T* __restrict out) {
   for (int64_t l0 = 0; l0 < lines; l0 += W, out += steps * W) {
     const T* panel = src + l0 * line_stride;
-    const int64_t count = std::min<int64_t>(W, lines - l0);
-    if (count < W) {  // a last, partial panel: plain loops over the valid lines, zeros in the padding
-      std::fill(out, out + steps * W, T(0));
-      for (int64_t k = 0; k < steps; ++k)
+    const int64_t count = std::min<int64_t>(W, lines - l0);  // below W only for the last, zero-padded panel
+    if (step_stride == 1 && line_stride != 1) {
+      // Lines are contiguous in memory and must be interleaved.
+      if (count == W) pack_transposed_panel<T, W, false>(count, steps, panel, line_stride, scale, out);
+      else pack_transposed_panel<T, W, true>(count, steps, panel, line_stride, scale, out);
+    } else if (count < W) {  // a partial panel read along its lines: plain loops, zeros in the padding
+      for (int64_t k = 0; k < steps; ++k) {
         for (int64_t l = 0; l < count; ++l) out[k * W + l] = scale * panel[l * line_stride + k * step_stride];
-    } else if (step_stride == 1 && line_stride != 1) {
-      // Lines are contiguous in memory and must be interleaved: transpose blocks of kBlock steps through a
-      // small buffer so that both the reads and the writes run over consecutive addresses.
-      constexpr int64_t kBlock = 16;
-      int64_t k = 0;
-      for (; k + kBlock <= steps; k += kBlock) {
-        T block[W][kBlock];
-#pragma GCC unroll 32
-        for (int l = 0; l < W; ++l)
-#pragma GCC unroll 16
-          for (int kk = 0; kk < kBlock; ++kk) block[l][kk] = panel[l * line_stride + k + kk];
-#pragma GCC unroll 16
-        for (int kk = 0; kk < kBlock; ++kk)
-#pragma GCC unroll 32
-          for (int l = 0; l < W; ++l) out[(k + kk) * W + l] = scale * block[l][kk];
+        for (int64_t l = count; l < W; ++l) out[k * W + l] = T(0);
       }
-      for (; k < steps; ++k)
-        for (int l = 0; l < W; ++l) out[k * W + l] = scale * panel[l * line_stride + k];
     } else if (line_stride == 1) {
       for (int64_t k = 0; k < steps; ++k) {
         const T* step = panel + k * step_stride;
@@ -209,22 +233,24 @@ void pack_panels(int width, int64_t lines, int64_t steps, const T* src, int64_t 
 // Largest mr * nr of any kernel (avx512 float: 12 x 32).
 constexpr int kMaxTileElements = 16 * 64;
 
-/// Runs the micro-kernel on one tile of C with `rows` x `cols` valid entries.
+/// Runs the micro-kernel on one tile of C with `rows` x `cols` valid entries; B's rows are rs_b apart.
 template <typename T>
-void run_tile(const GemmKernel<T>& uk, int64_t kc, const T* Ap, const T* Bp, T* C, int64_t rs_c, int64_t cs_c,
-              int64_t rows, int64_t cols, T beta) {
+void run_tile(const GemmKernel<T>& uk, int64_t kc, const T* Ap, const T* Bp, int64_t rs_b, T* C, int64_t rs_c,
+              int64_t cs_c, int64_t rows, int64_t cols, T beta) {
   if (cols == uk.nr && cs_c == 1) {
     if (rows == uk.mr) {
-      uk.run(kc, Ap, Bp, C, rs_c, beta);
+      uk.run(kc, Ap, Bp, rs_b, C, rs_c, beta);
       return;
     }
     if (uk.partial_rows != nullptr) {
-      uk.partial_rows[rows - 1](kc, Ap, Bp, C, rs_c, beta);
+      uk.partial_rows[rows - 1](kc, Ap, Bp, rs_b, C, rs_c, beta);
       return;
     }
   }
+  // Into a buffer, then merged; a partial panel of A still computes only its rows.
   alignas(64) T tile[kMaxTileElements];
-  uk.run(kc, Ap, Bp, tile, uk.nr, T(0));
+  const MicroKernelFn<T> kernel = rows < uk.mr && uk.partial_rows != nullptr ? uk.partial_rows[rows - 1] : uk.run;
+  kernel(kc, Ap, Bp, rs_b, tile, uk.nr, T(0));
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       T& c = C[i * rs_c + j * cs_c];
@@ -232,14 +258,21 @@ void run_tile(const GemmKernel<T>& uk, int64_t kc, const T* Ap, const T* Bp, T* 
     }
 }
 
+/// Products with at most this many row panels of A read a row-major B in place instead of packing it: packing
+/// copies each element of B once to save strided reads in every row panel, which only pays with many panels.
+constexpr int64_t kMaxRowPanelsForUnpackedB = 3;
+
 /// gemm on the calling thread (M, N, K >= 1, alpha != 0).
 template <typename T>
 void gemm_single_thread(const GemmKernel<T>& uk, const GemmArgs<T>& g) {
   const int64_t mc_max = std::min<int64_t>(uk.mc, (g.M + uk.mr - 1) / uk.mr * uk.mr);
   const int64_t kc_max = std::min<int64_t>(uk.kc, g.K);
   const int64_t nc_max = std::min<int64_t>(uk.nc, (g.N + uk.nr - 1) / uk.nr * uk.nr);
+  // B in place: full micro-panels are read straight from B; only a last, partial one (fewer than nr columns,
+  // which the kernel would read past) is packed.
+  const bool b_in_place = g.cs_b == 1 && g.M <= kMaxRowPanelsForUnpackedB * uk.mr;
   T* packed_a = packed_a_buffer.get<T>(static_cast<size_t>(mc_max * kc_max));
-  T* packed_b = packed_b_buffer.get<T>(static_cast<size_t>(kc_max * nc_max));
+  T* packed_b = packed_b_buffer.get<T>(static_cast<size_t>(kc_max * (b_in_place ? uk.nr : nc_max)));
 
   for (int64_t ic = 0; ic < g.M; ic += uk.mc) {
     const int64_t mc = std::min<int64_t>(uk.mc, g.M - ic);
@@ -249,13 +282,26 @@ void gemm_single_thread(const GemmKernel<T>& uk, const GemmArgs<T>& g) {
       pack_panels(uk.mr, mc, kc, g.A + ic * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, g.alpha, packed_a);
       for (int64_t jc = 0; jc < g.N; jc += uk.nc) {
         const int64_t nc = std::min<int64_t>(uk.nc, g.N - jc);
-        pack_panels(uk.nr, nc, kc, g.B + pc * g.rs_b + jc * g.cs_b, g.cs_b, g.rs_b, T(1), packed_b);
+        const T* b_block = g.B + pc * g.rs_b + jc * g.cs_b;
+        const int64_t full_columns = b_in_place ? nc / uk.nr * uk.nr : 0;  // read in place
+        if (b_in_place) {
+          if (full_columns < nc)
+            pack_panels(uk.nr, nc - full_columns, kc, b_block + full_columns, 1, g.rs_b, T(1), packed_b);
+        } else {
+          pack_panels(uk.nr, nc, kc, b_block, g.cs_b, g.rs_b, T(1), packed_b);
+        }
         for (int64_t ir = 0; ir < mc; ir += uk.mr) {
           const T* Ap = packed_a + ir * kc;
           T* c_rows = g.C + (ic + ir) * g.rs_c + jc * g.cs_c;
+          const int64_t rows = std::min<int64_t>(uk.mr, mc - ir);
           for (int64_t jr = 0; jr < nc; jr += uk.nr) {
-            run_tile(uk, kc, Ap, packed_b + jr * kc, c_rows + jr * g.cs_c, g.rs_c, g.cs_c,
-                     std::min<int64_t>(uk.mr, mc - ir), std::min<int64_t>(uk.nr, nc - jr), beta);
+            const int64_t cols = std::min<int64_t>(uk.nr, nc - jr);
+            if (jr < full_columns) {
+              run_tile(uk, kc, Ap, b_block + jr, g.rs_b, c_rows + jr * g.cs_c, g.rs_c, g.cs_c, rows, cols, beta);
+            } else {
+              run_tile(uk, kc, Ap, packed_b + (jr - full_columns) * kc, int64_t{uk.nr}, c_rows + jr * g.cs_c, g.rs_c,
+                       g.cs_c, rows, cols, beta);
+            }
           }
         }
       }

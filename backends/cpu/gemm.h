@@ -26,11 +26,12 @@ const char* gemm_kernel_name();
 bool set_gemm_kernel(const char* name);
 
 namespace detail {
-/// A register-blocked micro-kernel: C[0:mr, 0:nr] = Ap @ Bp + beta * C, where Ap is a packed micro-panel of A
-/// (kc steps of mr values) and Bp one of B (kc steps of nr values), both 64-byte aligned. C has row stride rs_c
-/// and column stride 1; beta == 0 never reads C.
+/// A register-blocked micro-kernel: C[0:mr, 0:nr] = Ap @ B + beta * C, where Ap is a packed micro-panel of A
+/// (kc steps of mr values, 64-byte aligned) and B holds kc rows of nr consecutive values, rs_b apart: a packed
+/// micro-panel of B (rs_b = nr) or, when packing would not pay, nr columns of a row-major B read in place.
+/// C has row stride rs_c and column stride 1; beta == 0 never reads C.
 template <typename T>
-using MicroKernelFn = void (*)(int64_t kc, const T* Ap, const T* Bp, T* C, int64_t rs_c, T beta);
+using MicroKernelFn = void (*)(int64_t kc, const T* Ap, const T* B, int64_t rs_b, T* C, int64_t rs_c, T beta);
 
 /// A micro-kernel with the register tile (mr x nr) and the cache blocks (mc x kc of A, kc x nc of B) that suit it.
 template <typename T>

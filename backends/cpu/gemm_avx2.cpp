@@ -1,8 +1,8 @@
 // The AVX2 + FMA micro-kernels of the CPU GEMM (float and double), for CPUs without AVX-512. Same scheme as
 // gemm_avx512.cpp with 256-bit ymm registers: an MR x NR tile of C in registers (NR = 2 vectors per row); for
-// every step k of the packed panels one row of B (2 vectors) is loaded and MR values of A are broadcast into
-// fused multiply-adds. Compiled for AVX2/FMA with a target attribute; gemm.cpp calls these only after
-// __builtin_cpu_supports said the CPU has both.
+// every step k one row of B (2 vectors, from a packed panel or from B itself) is loaded and MR values of the
+// packed A panel are broadcast into fused multiply-adds. Compiled for AVX2/FMA with a target attribute;
+// gemm.cpp calls these only after __builtin_cpu_supports said the CPU has both.
 #include <immintrin.h>
 
 #include <array>
@@ -24,7 +24,6 @@ template <> struct Ymm<float> {
   using V = __m256;
   static constexpr int kLanes = 8;
   TANDEM_TARGET_AVX2 static V zero() { return _mm256_setzero_ps(); }
-  TANDEM_TARGET_AVX2 static V load_aligned(const float* p) { return _mm256_load_ps(p); }
   TANDEM_TARGET_AVX2 static V load(const float* p) { return _mm256_loadu_ps(p); }
   TANDEM_TARGET_AVX2 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   TANDEM_TARGET_AVX2 static V broadcast(float x) { return _mm256_set1_ps(x); }
@@ -35,23 +34,22 @@ template <> struct Ymm<double> {
   using V = __m256d;
   static constexpr int kLanes = 4;
   TANDEM_TARGET_AVX2 static V zero() { return _mm256_setzero_pd(); }
-  TANDEM_TARGET_AVX2 static V load_aligned(const double* p) { return _mm256_load_pd(p); }
   TANDEM_TARGET_AVX2 static V load(const double* p) { return _mm256_loadu_pd(p); }
   TANDEM_TARGET_AVX2 static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
   TANDEM_TARGET_AVX2 static V broadcast(double x) { return _mm256_set1_pd(x); }
   TANDEM_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 };
 
-// How far ahead (in k steps) the kernel prefetches the streamed B panel into L1.
+// How far ahead (in k steps) the kernel prefetches the streamed rows of B into L1.
 constexpr int kPrefetchStepsB = 8;
 
-/// C[Rows x NV*lanes] = Ap @ Bp + beta * C (see GemmKernel) for the first Rows rows of an A micro-panel packed
+/// C[Rows x NV*lanes] = Ap @ B + beta * C (see MicroKernelFn) for the first Rows rows of an A micro-panel packed
 /// with PanelRows values per k (Rows < PanelRows serves the last, partial panel of A without wasted work). The
 /// loops over the tile are unrolled completely so that the Rows * NV accumulators live in registers for the
-/// whole k loop.
+/// whole k loop. B's rows are rs_b apart (nr for a packed panel) and need no alignment.
 template <typename T, int Rows, int NV, int PanelRows>
 TANDEM_TARGET_AVX2 void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp,
-                                       T* __restrict C, int64_t rs_c, T beta) {
+                                       int64_t rs_b, T* __restrict C, int64_t rs_c, T beta) {
   using Z = Ymm<T>;
   using V = typename Z::V;
   constexpr int kNR = NV * Z::kLanes;
@@ -73,10 +71,10 @@ TANDEM_TARGET_AVX2 void micro_kernel(int64_t kc, const T* __restrict Ap, const T
   for (int64_t k = 0; k < kc; ++k) {
     V b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) b[v] = Z::load_aligned(Bp + v * Z::kLanes);
-    _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * kNR), _MM_HINT_T0);
+    for (int v = 0; v < NV; ++v) b[v] = Z::load(Bp + v * Z::kLanes);
+    _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * rs_b), _MM_HINT_T0);
     if constexpr (kNR * sizeof(T) > 64)
-      _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * kNR + 64 / sizeof(T)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * rs_b + 64 / sizeof(T)), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int i = 0; i < Rows; ++i) {
       V a = Z::broadcast(Ap[i]);
@@ -84,7 +82,7 @@ TANDEM_TARGET_AVX2 void micro_kernel(int64_t kc, const T* __restrict Ap, const T
       for (int v = 0; v < NV; ++v) acc[i][v] = Z::fma(a, b[v], acc[i][v]);
     }
     Ap += PanelRows;
-    Bp += kNR;
+    Bp += rs_b;
   }
 
   if (beta == T(0)) {

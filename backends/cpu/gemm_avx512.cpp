@@ -1,8 +1,8 @@
 // The AVX-512 micro-kernels of the CPU GEMM (float and double). Each keeps an MR x NR tile of C in zmm
-// registers (NR = 2 vectors per row), and for every step k of the packed panels loads one row of B (2 vectors)
-// and broadcasts MR values of A into fused multiply-adds. The functions are compiled for AVX-512 with a target
-// attribute so the rest of the library keeps the build's baseline ISA; gemm.cpp calls them only after
-// __builtin_cpu_supports("avx512f") said yes.
+// registers (NR = 2 vectors per row), and for every step k loads one row of B (2 vectors, from a packed panel or
+// from B itself) and broadcasts MR values of the packed A panel into fused multiply-adds. The functions are
+// compiled for AVX-512 with a target attribute so the rest of the library keeps the build's baseline ISA;
+// gemm.cpp calls them only after __builtin_cpu_supports("avx512f") said yes.
 #include <immintrin.h>
 
 #include <array>
@@ -24,7 +24,6 @@ template <> struct Zmm<float> {
   using V = __m512;
   static constexpr int kLanes = 16;
   TANDEM_TARGET_AVX512 static V zero() { return _mm512_setzero_ps(); }
-  TANDEM_TARGET_AVX512 static V load_aligned(const float* p) { return _mm512_load_ps(p); }
   TANDEM_TARGET_AVX512 static V load(const float* p) { return _mm512_loadu_ps(p); }
   TANDEM_TARGET_AVX512 static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   TANDEM_TARGET_AVX512 static V broadcast(float x) { return _mm512_set1_ps(x); }
@@ -35,23 +34,22 @@ template <> struct Zmm<double> {
   using V = __m512d;
   static constexpr int kLanes = 8;
   TANDEM_TARGET_AVX512 static V zero() { return _mm512_setzero_pd(); }
-  TANDEM_TARGET_AVX512 static V load_aligned(const double* p) { return _mm512_load_pd(p); }
   TANDEM_TARGET_AVX512 static V load(const double* p) { return _mm512_loadu_pd(p); }
   TANDEM_TARGET_AVX512 static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   TANDEM_TARGET_AVX512 static V broadcast(double x) { return _mm512_set1_pd(x); }
   TANDEM_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
 };
 
-// How far ahead (in k steps) the kernel prefetches the streamed B panel into L1.
+// How far ahead (in k steps) the kernel prefetches the streamed rows of B into L1.
 constexpr int kPrefetchStepsB = 8;
 
-/// C[Rows x NV*lanes] = Ap @ Bp + beta * C (see GemmKernel) for the first Rows rows of an A micro-panel packed
+/// C[Rows x NV*lanes] = Ap @ B + beta * C (see MicroKernelFn) for the first Rows rows of an A micro-panel packed
 /// with PanelRows values per k (Rows < PanelRows serves the last, partial panel of A without wasted work). The
 /// loops over the tile are unrolled completely so that the Rows * NV accumulators live in registers for the
-/// whole k loop.
+/// whole k loop. B's rows are rs_b apart (nr for a packed panel) and need no alignment.
 template <typename T, int Rows, int NV, int PanelRows>
 TANDEM_TARGET_AVX512 void micro_kernel(int64_t kc, const T* __restrict Ap, const T* __restrict Bp,
-                                       T* __restrict C, int64_t rs_c, T beta) {
+                                       int64_t rs_b, T* __restrict C, int64_t rs_c, T beta) {
   using Z = Zmm<T>;
   using V = typename Z::V;
   constexpr int kNR = NV * Z::kLanes;
@@ -73,10 +71,10 @@ TANDEM_TARGET_AVX512 void micro_kernel(int64_t kc, const T* __restrict Ap, const
   for (int64_t k = 0; k < kc; ++k) {
     V b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) b[v] = Z::load_aligned(Bp + v * Z::kLanes);
-    _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * kNR), _MM_HINT_T0);
+    for (int v = 0; v < NV; ++v) b[v] = Z::load(Bp + v * Z::kLanes);
+    _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * rs_b), _MM_HINT_T0);
     if constexpr (kNR * sizeof(T) > 64)
-      _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * kNR + 64 / sizeof(T)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(Bp + kPrefetchStepsB * rs_b + 64 / sizeof(T)), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int i = 0; i < Rows; ++i) {
       V a = Z::broadcast(Ap[i]);
@@ -84,7 +82,7 @@ TANDEM_TARGET_AVX512 void micro_kernel(int64_t kc, const T* __restrict Ap, const
       for (int v = 0; v < NV; ++v) acc[i][v] = Z::fma(a, b[v], acc[i][v]);
     }
     Ap += PanelRows;
-    Bp += kNR;
+    Bp += rs_b;
   }
 
   if (beta == T(0)) {

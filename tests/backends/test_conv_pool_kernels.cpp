@@ -1,6 +1,7 @@
 // The CPU convolution/pooling kernels (im2col, col2im, max_pool2d) against naive loops written here, on raw
-// buffers: strides, padding, dilation, non-contiguous inputs, float32/float64, threading, NaN and padding rules
-// of max pooling, and the errors for bad operands.
+// buffers: strides, padding, dilation, non-contiguous inputs, the column layouts conv2d uses, float32/float64,
+// threading, NaN and padding rules of max pooling (and its 2x2 path), the matrix products conv2d runs, and the
+// errors for bad operands.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/gemm.h"
 #include "backends/cpu/parallel.h"
 
 namespace tandem::cpu {
@@ -112,6 +114,70 @@ void check_im2col() {
 TEST(Im2colKernel, MatchesNaiveLoopsFloat32) { check_im2col<float>(); }
 TEST(Im2colKernel, MatchesNaiveLoopsFloat64) { check_im2col<double>(); }
 
+/// The column layouts conv2d asks for besides the contiguous one, as strides of [N, rows, L]: the rows of a block
+/// side by side ([rows, N, L], one [rows, N*L] matrix), padded rows, and transposed columns (each window one
+/// contiguous row: [N, L, rows]; also with padded windows).
+std::vector<std::pair<const char*, Dims>> column_layouts(int64_t N, int64_t rows, int64_t L) {
+  return {
+      {"rows of the block side by side", {L, N * L, 1}},
+      {"padded rows", {rows * (L + 3), L + 3, 1}},
+      {"transposed", {L * rows, 1, rows}},
+      {"transposed, padded windows", {L * (rows + 5), 1, rows + 5}},
+  };
+}
+
+template <typename T>
+void check_im2col_layouts() {
+  for (const Geometry& g : geometries()) {
+    for (const Dims& strides : layouts(g)) {
+      auto in = random_values<T>(g.N * strides[0] + 3, 8);
+      const int64_t L = g.w.out_h(g.H) * g.w.out_w(g.W), rows = g.C * g.w.kernel_h * g.w.kernel_w;
+      const std::vector<T> expected = naive_im2col(in, strides, 3, g);  // contiguous [N, rows, L]
+      for (const auto& [name, col_strides] : column_layouts(g.N, rows, L)) {
+        const int64_t extent = (g.N - 1) * col_strides[0] + (rows - 1) * col_strides[1] + (L - 1) * col_strides[2] + 1;
+        std::vector<T> cols(static_cast<size_t>(extent), T(123));  // garbage: every entry must be written
+        for (int threads : {1, 2}) {
+          const int saved = get_num_threads();
+          set_num_threads(threads);
+          cpu_backend().im2col(make_strided(in, {g.N, g.C, g.H, g.W}, strides, 3),
+                               make_strided(cols, {g.N, rows, L}, col_strides), g.w);
+          set_num_threads(saved);
+          for (int64_t n = 0; n < g.N; ++n)
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t l = 0; l < L; ++l)
+                ASSERT_EQ(cols[n * col_strides[0] + r * col_strides[1] + l * col_strides[2]],
+                          expected[(n * rows + r) * L + l])
+                    << name << " columns, element (" << n << ", " << r << ", " << l << "), geometry N=" << g.N
+                    << " C=" << g.C << " H=" << g.H << " W=" << g.W << ", input strides " << strides << ", " << threads
+                    << " threads";
+        }
+      }
+    }
+  }
+}
+
+TEST(Im2colKernel, BlockPaddedAndTransposedColumnLayoutsFloat32) { check_im2col_layouts<float>(); }
+TEST(Im2colKernel, BlockPaddedAndTransposedColumnLayoutsFloat64) { check_im2col_layouts<double>(); }
+
+TEST(Im2colKernel, WindowsReachingPastBothSidesOfTheImage) {
+  // Kernels wider than the image once padded on both sides, so that no window lies inside along W (and, with
+  // the second window, along H): every value goes through the value-by-value path of transposed columns.
+  for (const Geometry& g :
+       {Geometry{2, 2, 4, 3, window(3, 5, 1, 1, 1, 2, 1, 1)}, Geometry{1, 3, 3, 4, window(5, 3, 2, 1, 2, 1, 1, 1)}}) {
+    auto in = random_values<float>(g.N * g.C * g.H * g.W, 9);
+    const Dims strides{g.C * g.H * g.W, g.H * g.W, g.W, 1};
+    const int64_t L = g.w.out_h(g.H) * g.w.out_w(g.W), rows = g.C * g.w.kernel_h * g.w.kernel_w;
+    const std::vector<float> expected = naive_im2col(in, strides, 0, g);
+    std::vector<float> cols(g.N * rows * L, 123.f);
+    cpu_backend().im2col(make_strided(in, {g.N, g.C, g.H, g.W}, strides),
+                         make_strided(cols, {g.N, rows, L}, {L * rows, 1, rows}), g.w);
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t l = 0; l < L; ++l)
+          ASSERT_EQ(cols[(n * L + l) * rows + r], expected[(n * rows + r) * L + l]) << n << " " << r << " " << l;
+  }
+}
+
 template <typename T>
 void check_col2im() {
   for (const Geometry& g : geometries()) {
@@ -148,6 +214,17 @@ void check_col2im() {
     cpu_backend().col2im(make_strided(cols_t, {g.N, rows, oh * ow}, {rows * oh * ow, 1, rows}),
                          make_strided(dst_t, {g.N, g.C, g.H, g.W}, {g.C * g.H * g.W, g.H * g.W, g.W, 1}), g.w);
     for (size_t i = 0; i < dst.size(); ++i) ASSERT_NEAR(dst_t[i], expected[i], 1e-5) << "element " << i;
+
+    // ... and so do columns with the rows of the block side by side ([rows, N, L] storage).
+    const int64_t L = oh * ow;
+    std::vector<T> cols_b(cols.size());
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t l = 0; l < L; ++l) cols_b[(r * g.N + n) * L + l] = cols[(n * rows + r) * L + l];
+    std::vector<T> dst_b = start;
+    cpu_backend().col2im(make_strided(cols_b, {g.N, rows, L}, {L, g.N * L, 1}),
+                         make_strided(dst_b, {g.N, g.C, g.H, g.W}, {g.C * g.H * g.W, g.H * g.W, g.W, 1}), g.w);
+    for (size_t i = 0; i < dst.size(); ++i) ASSERT_NEAR(dst_b[i], expected[i], 1e-5) << "element " << i;
   }
 }
 
@@ -268,6 +345,64 @@ TEST(MaxPool2dKernel, NanWinsAndAllMinusInfinityKeepsAnIndexInsideTheWindow) {
   EXPECT_EQ(one_idx[0], 0);
 }
 
+template <typename T>
+void check_max_pool_2x2() {
+  // The 2x2 window with stride 2 has a path of its own: odd heights and widths (the last row or column is left
+  // out), rows of more than 16 outputs (processed in chunks), tiny planes, every input layout, non-contiguous
+  // outputs, and 1 or 2 threads.
+  const Window2d w = window(2, 2, 2, 2, 0, 0, 1, 1);
+  const std::vector<Geometry> pools = {
+      {3, 2, 7, 9, w}, {2, 3, 6, 41, w}, {1, 1, 2, 2, w}, {2, 2, 5, 34, w}, {16, 5, 28, 28, w}, {1, 2, 3, 65, w},
+  };
+  for (const Geometry& g : pools) {
+    const int64_t oh = g.w.out_h(g.H), ow = g.w.out_w(g.W);
+    for (const Dims& strides : layouts(g)) {
+      auto in = random_values<T>(g.N * strides[0], 10);
+      // Ties and NaNs: repeat some values inside windows, and put NaNs at a few places (one of them at the start
+      // of the second chunk of 16 outputs, one at a row's last column).
+      for (size_t i = 0; i + 1 < in.size(); i += 7) in[i + 1] = in[i];
+      for (size_t i : {size_t(5), size_t(32), size_t(33), size_t(2 * g.W - 1)})
+        if (i < in.size()) in[i] = std::numeric_limits<T>::quiet_NaN();
+      std::vector<T> expected_values;
+      std::vector<int64_t> expected_indices;
+      naive_max_pool(in, strides, g, expected_values, expected_indices);
+      const Dims out_sizes{g.N, g.C, oh, ow};
+      const std::vector<Dims> out_layouts = {{g.C * oh * ow, oh * ow, ow, 1}, {g.C * oh * ow, 1, ow * g.C, g.C}};
+      for (const Dims& out_strides : out_layouts) {
+        for (int threads : {1, 2}) {
+          const int saved = get_num_threads();
+          set_num_threads(threads);
+          std::vector<T> values(g.N * g.C * oh * ow);
+          std::vector<int64_t> indices(values.size());
+          cpu_backend().max_pool2d(make_strided(in, {g.N, g.C, g.H, g.W}, strides),
+                                   make_strided(values, out_sizes, out_strides),
+                                   make_strided(indices, out_sizes, out_strides), g.w);
+          set_num_threads(saved);
+          for (int64_t n = 0; n < g.N; ++n)
+            for (int64_t c = 0; c < g.C; ++c)
+              for (int64_t oy = 0; oy < oh; ++oy)
+                for (int64_t ox = 0; ox < ow; ++ox) {
+                  const int64_t at =
+                      n * out_strides[0] + c * out_strides[1] + oy * out_strides[2] + ox * out_strides[3];
+                  const int64_t want = ((n * g.C + c) * oh + oy) * ow + ox;
+                  const T v = values[static_cast<size_t>(at)], e = expected_values[static_cast<size_t>(want)];
+                  ASSERT_TRUE(std::isnan(e) ? std::isnan(v) : v == e)
+                      << "value " << v << " != " << e << " at (" << n << ", " << c << ", " << oy << ", " << ox
+                      << "), H=" << g.H << " W=" << g.W << ", input strides " << strides << ", " << threads
+                      << " threads";
+                  ASSERT_EQ(indices[static_cast<size_t>(at)], expected_indices[static_cast<size_t>(want)])
+                      << "index at (" << n << ", " << c << ", " << oy << ", " << ox << "), H=" << g.H << " W=" << g.W
+                      << ", input strides " << strides << ", output strides " << out_strides;
+                }
+        }
+      }
+    }
+  }
+}
+
+TEST(MaxPool2dKernel, TwoByTwoStrideTwoFloat32) { check_max_pool_2x2<float>(); }
+TEST(MaxPool2dKernel, TwoByTwoStrideTwoFloat64) { check_max_pool_2x2<double>(); }
+
 TEST(ConvPoolKernels, SameResultOnOneThreadAndMany) {
   const Geometry g{16, 3, 20, 20, window(3, 3, 1, 1, 1, 1, 1, 1)};
   const int64_t oh = g.w.out_h(g.H), ow = g.w.out_w(g.W), rows = g.C * 9;
@@ -285,6 +420,46 @@ TEST(ConvPoolKernels, SameResultOnOneThreadAndMany) {
     return back;
   };
   EXPECT_EQ(run(1), run(2));
+}
+
+TEST(ConvProducts, FewRowsTimesARowMajorRightHandSide) {
+  // conv2d's products have few rows (a group's output channels) and a row-major right-hand side (the columns of
+  // a block, or its transposed columns), which the GEMM reads in place instead of packing it. The sizes cross
+  // its column and depth blocks and end in partial tiles; B's rows are padded or not; the left operand is
+  // broadcast over a batch of two; every micro-kernel this CPU runs.
+  struct Case {
+    int64_t M, N, K;
+  };
+  const std::vector<Case> cases = {{10, 3136, 81}, {20, 1000, 250}, {24, 600, 400}, {1, 33, 7},
+                                   {13, 531, 785},  {32, 700, 27},   {36, 97, 390},  {37, 300, 50}};
+  for (const char* kernel : {"avx512", "avx2", "scalar"}) {
+    if (!set_gemm_kernel(kernel)) continue;
+    for (const Case& c : cases) {
+      for (int64_t pad : {0, 3}) {
+        const int64_t ldb = c.N + pad;
+        auto a = random_values<float>(c.M * c.K, 11);
+        auto b = random_values<float>(2 * c.K * ldb, 12);
+        std::vector<float> out(2 * c.M * c.N, std::numeric_limits<float>::quiet_NaN());
+        cpu_backend().matmul(make_strided(a, {1, c.M, c.K}, {0, c.K, 1}),
+                             make_strided(b, {2, c.K, c.N}, {c.K * ldb, ldb, 1}),
+                             make_strided(out, {2, c.M, c.N}, {c.M * c.N, c.N, 1}));
+        for (int64_t n = 0; n < 2; ++n)
+          for (int64_t i = 0; i < c.M; ++i)
+            for (int64_t j = 0; j < c.N; ++j) {
+              double want = 0, magnitude = 0;
+              for (int64_t k = 0; k < c.K; ++k) {
+                const double term = double(a[i * c.K + k]) * b[n * c.K * ldb + k * ldb + j];
+                want += term;
+                magnitude += std::abs(term);
+              }
+              ASSERT_NEAR(out[(n * c.M + i) * c.N + j], want, 1e-5 * magnitude + 1e-30)
+                  << "kernel " << kernel << ", M=" << c.M << " N=" << c.N << " K=" << c.K << " pad " << pad
+                  << ", element (" << n << ", " << i << ", " << j << ")";
+            }
+      }
+    }
+  }
+  set_gemm_kernel(nullptr);
 }
 
 TEST(ConvPoolKernels, RejectBadOperands) {
@@ -309,6 +484,16 @@ TEST(ConvPoolKernels, RejectBadOperands) {
   EXPECT_THROW(cpu_backend().col2im(make_strided(cols, {2, 26, 9}, {234, 9, 1}),
                                     make_strided(img, image, image_strides), w3),
                Error);
+  // columns with no unit stride, or whose elements overlap
+  EXPECT_THROW(
+      cpu_backend().im2col(make_strided(img, image, image_strides), make_strided(cols, {2, 27, 9}, {1, 18, 2}), w3),
+      Error);
+  EXPECT_THROW(
+      cpu_backend().im2col(make_strided(img, image, image_strides), make_strided(cols, {2, 27, 9}, {0, 9, 1}), w3),
+      Error);
+  EXPECT_THROW(
+      cpu_backend().im2col(make_strided(img, image, image_strides), make_strided(cols, {2, 27, 9}, {243, 1, 20}), w3),
+      Error);
   // a kernel larger than the padded input
   EXPECT_THROW(cpu_backend().im2col(make_strided(img, image, image_strides),
                                     make_strided(cols, {2, 3 * 36, 1}, {108, 1, 1}), window(6, 6, 1, 1, 0, 0, 1, 1)),

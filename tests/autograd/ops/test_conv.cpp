@@ -225,6 +225,47 @@ TEST(Conv2d, ManyBlocksOnSeveralThreadsMatchTheDifferentiableGradients) {
   cpu::set_num_threads(saved_threads);
 }
 
+TEST(Conv2d, BlocksOfSeveralSamplesEndingInAPartialBlock) {
+  // Samples whose columns are large enough that a block holds only a few of them and the batch ends in a
+  // partial block: groups, stride, padding and dilation, a channels-last (non-contiguous) input, with and
+  // without bias, on 1 and 2 threads. Forward against the direct loops; the plain backward against the
+  // gradients that create_graph computes with differentiable ops.
+  struct Case {
+    Dims x, w;
+    ConvArgs a;
+    ScalarType dtype;
+    bool bias;
+    double tol;
+  };
+  const std::vector<Case> cases = {
+      {{5, 8, 40, 40}, {6, 4, 3, 3}, {1, 1, 1, 1, 1, 1, 2}, kFloat32, true, 1e-3},
+      {{7, 4, 50, 50}, {5, 4, 3, 3}, {2, 2, 2, 2, 2, 2, 1}, kFloat64, false, 1e-9},
+      {{3, 3, 45, 45}, {6, 1, 5, 5}, {1, 2, 2, 0, 1, 1, 3}, kFloat64, true, 1e-9},
+  };
+  manual_seed(13);
+  const int saved_threads = cpu::get_num_threads();
+  for (const Case& c : cases) {
+    // channels-last storage, read through an NCHW view
+    Tensor x = randn({c.x[0], c.x[2], c.x[3], c.x[1]}, c.dtype).permute({0, 3, 1, 2}).detach().requires_grad_(true);
+    Tensor w = randn(c.w, c.dtype).requires_grad_(true);
+    Tensor b = c.bias ? randn({c.w[0]}, c.dtype).requires_grad_(true) : Tensor();
+    for (int threads : {1, 2}) {
+      cpu::set_num_threads(threads);
+      Tensor out = conv2d(x, w, b, {c.a.stride_h, c.a.stride_w}, {c.a.pad_h, c.a.pad_w}, {c.a.dil_h, c.a.dil_w},
+                          c.a.groups);
+      expect_near(out.to(kFloat64).to_vector<double>(), direct_conv2d(x.contiguous(), w, b, c.a), c.tol * 10);
+      Tensor loss = (out * randn(out.sizes(), c.dtype)).sum();
+      variable_list inputs = c.bias ? variable_list{x, w, b} : variable_list{x, w};
+      variable_list blocked = autograd::grad({loss}, inputs, {}, /*retain_graph=*/true);
+      variable_list composite = autograd::grad({loss}, inputs, {}, /*retain_graph=*/true, /*create_graph=*/true);
+      for (size_t i = 0; i < inputs.size(); ++i)
+        EXPECT_TRUE(allclose(blocked[i], composite[i].detach(), c.tol, c.tol))
+            << "input " << i << " of case x " << c.x << ", " << threads << " threads";
+    }
+  }
+  cpu::set_num_threads(saved_threads);
+}
+
 TEST(Conv2d, EmptyBatch) {
   Tensor x = randn({0, 2, 5, 5}).requires_grad_(true), w = randn({3, 2, 3, 3}).requires_grad_(true);
   Tensor out = conv2d(x, w, randn({3}));

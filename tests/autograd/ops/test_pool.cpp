@@ -1,12 +1,14 @@
 // max_pool2d and avg_pool2d: forward values against naive pooling loops written here, where the gradient of
-// max pooling lands, first and second derivatives against finite differences (float64), non-contiguous and
-// unbatched inputs, and the errors for bad windows.
+// max pooling lands (plain and recorded backward), first and second derivatives against finite differences
+// (float64), non-contiguous and unbatched inputs, 1 and 2 threads, and the errors for bad windows.
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <vector>
 
+#include "autograd/engine.h"
 #include "autograd/gradcheck.h"
+#include "backends/cpu/parallel.h"
 #include "tensor/functions.h"
 
 namespace tandem {
@@ -99,6 +101,34 @@ TEST(MaxPool2d, GradcheckAndGradgradcheck) {
   Tensor xt = randn({2, 2, 5, 6}, f64_grad());
   auto fnt = [](const variable_list& in) { return max_pool2d(in[0].transpose(2, 3), {2}, {1}, {0}, {2}); };
   EXPECT_TRUE(autograd::gradcheck(fnt, {xt}));
+}
+
+TEST(MaxPool2d, TwoByTwoStrideTwoOnOddSizesAndBothBackwardPaths) {
+  // The 2x2 window with stride 2 (a kernel path of its own) on odd heights and widths, wide rows and a
+  // transposed input, in float32 and float64 on 1 and 2 threads: values against naive pooling, and the plain
+  // backward (which scatters into zeros on the backend) against the recorded one (differentiable scatter_add).
+  manual_seed(3);
+  const int saved_threads = cpu::get_num_threads();
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    Tensor base = randn({3, 4, 9, 35}, TensorOptions(dtype).requires_grad(true));
+    for (bool transposed : {false, true}) {
+      for (int threads : {1, 2}) {
+        cpu::set_num_threads(threads);
+        Tensor x = transposed ? base.transpose(2, 3) : base;
+        Tensor out = max_pool2d(x, {2});
+        expect_near(out.to(kFloat64).to_vector<double>(), naive_pool(x.to(kFloat64), {2, 2, 2, 2, 0, 0}, true), 0);
+        Tensor loss = (out * randn(out.sizes(), dtype)).sum();
+        Tensor plain = autograd::grad({loss}, {base}, {}, /*retain_graph=*/true)[0];
+        Tensor recorded = autograd::grad({loss}, {base}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+        EXPECT_TRUE(allclose(plain, recorded.detach(), 0, 0)) << "transposed " << transposed << ", " << threads;
+      }
+    }
+  }
+  cpu::set_num_threads(saved_threads);
+  Tensor x = randn({1, 2, 5, 7}, f64_grad());
+  auto fn = [](const variable_list& in) { return max_pool2d(in[0], {2}); };
+  EXPECT_TRUE(autograd::gradcheck(fn, {x}));
+  EXPECT_TRUE(autograd::gradgradcheck(fn, {x}));
 }
 
 TEST(MaxPool2d, RejectsBadWindows) {
