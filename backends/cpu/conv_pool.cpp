@@ -28,9 +28,12 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/parallel.h"
+#include "backends/window_checks.h"
 
 namespace tandem::cpu {
 namespace {
+
+using namespace ::tandem::window_checks;
 
 /// Work (in elements touched) below which a kernel stays on the calling thread.
 constexpr int64_t kConvGrain = 16384;
@@ -45,27 +48,6 @@ ValidRange valid_outputs(int64_t offset, int64_t stride, int64_t size, int64_t o
   int64_t lo = std::min(ceil_div(-offset, stride), out_size);
   int64_t hi = std::min(ceil_div(size - offset, stride), out_size);
   return {lo, std::max(lo, hi)};
-}
-
-void check_float(const Strided& s, const char* op) {
-  TD_CHECK(s.dtype == ScalarType::Float32 || s.dtype == ScalarType::Float64, op,
-           ": expected a float32 or float64 tensor, got ", dtype_name(s.dtype));
-}
-
-void check_rank(const Strided& s, size_t rank, const char* op, const char* what) {
-  TD_CHECK(s.ndim() == rank, op, ": expected ", what, " of rank ", rank, ", got shape ", s.sizes);
-}
-
-/// Throws unless the window's geometry is valid and its dilated kernel fits in the padded [H, W] image.
-void check_window(const Window2d& w, int64_t H, int64_t W, const char* op) {
-  TD_CHECK(w.kernel_h > 0 && w.kernel_w > 0 && w.stride_h > 0 && w.stride_w > 0 && w.dilation_h > 0 &&
-               w.dilation_w > 0 && w.pad_h >= 0 && w.pad_w >= 0,
-           op, ": invalid window (kernel ", w.kernel_h, "x", w.kernel_w, ", stride ", w.stride_h, "x", w.stride_w,
-           ", padding ", w.pad_h, "x", w.pad_w, ", dilation ", w.dilation_h, "x", w.dilation_w, ")");
-  TD_CHECK(H + 2 * w.pad_h >= w.dilation_h * (w.kernel_h - 1) + 1 &&
-               W + 2 * w.pad_w >= w.dilation_w * (w.kernel_w - 1) + 1,
-           op, ": kernel ", w.kernel_h, "x", w.kernel_w, " (dilation ", w.dilation_h, "x", w.dilation_w,
-           ") is larger than the padded input ", H + 2 * w.pad_h, "x", W + 2 * w.pad_w);
 }
 
 /// False when the operand's elements certainly have distinct addresses (with the dims of size above 1 sorted by
