@@ -35,6 +35,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/parallel.h"
+#include "backends/reduce_checks.h"
 
 namespace tandem::cpu {
 namespace {
@@ -644,55 +645,11 @@ void run_arg_reduction(const Plan& p, const Strided& src, const Strided& dst) {
   }
 }
 
-const char* reduce_op_name(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum:
-      return "sum";
-    case ReduceOp::Prod:
-      return "prod";
-    case ReduceOp::Max:
-      return "max";
-    case ReduceOp::Min:
-      return "min";
-    case ReduceOp::ArgMax:
-      return "argmax";
-    case ReduceOp::ArgMin:
-      return "argmin";
-    case ReduceOp::Any:
-      return "any";
-    case ReduceOp::All:
-      return "all";
-  }
-  return "reduce";
-}
-
 }  // namespace
 
 void CpuBackend::reduce(ReduceOp op, const Strided& src, const Strided& dst) {
-  const char* name = reduce_op_name(op);
-  TD_CHECK(src.ndim() == dst.ndim(), name, ": output rank ", dst.ndim(), " differs from input rank ", src.ndim(),
-           " (input ", src.sizes, ", output ", dst.sizes, ")");
-  for (size_t d = 0; d < src.ndim(); ++d)
-    TD_CHECK(dst.sizes[d] == src.sizes[d] || dst.sizes[d] == 1, name, ": output shape ", dst.sizes,
-             " does not match input shape ", src.sizes, " with reduced dims of size 1 (dim ", d, ")");
-  switch (op) {
-    case ReduceOp::ArgMax:
-    case ReduceOp::ArgMin:
-      TD_CHECK(dst.dtype == ScalarType::Int64, name, ": output must be int64, got ", dst.dtype);
-      break;
-    case ReduceOp::Any:
-    case ReduceOp::All:
-      TD_CHECK(dst.dtype == ScalarType::Bool, name, ": output must be bool, got ", dst.dtype);
-      break;
-    default:
-      TD_CHECK(dst.dtype == src.dtype, name, ": output dtype ", dst.dtype, " differs from input dtype ", src.dtype);
-  }
-  if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin) {
-    int reduced = 0;
-    for (size_t d = 0; d < src.ndim(); ++d) reduced += dst.sizes[d] == 1 && src.sizes[d] != 1;
-    TD_CHECK(reduced <= 1, name, ": reduces exactly one dim, but the output shape ", dst.sizes,
-             " reduces several dims of input shape ", src.sizes);
-  }
+  reduce_checks::check_reduce_args(op, src, dst);
+  const char* name = reduce_checks::reduce_op_name(op);
   if (dst.numel() == 0) return;
   if (src.numel() == 0) {  // every output reduces an empty set
     switch (op) {
