@@ -51,6 +51,7 @@ Tensor& Module::register_parameter(std::string name, Tensor tensor, bool require
 
 Tensor& Module::register_buffer(std::string name, Tensor tensor) {
   check_name(name, "register_buffer");
+  TD_CHECK(tensor.defined(), "register_buffer: buffer '", name, "' is an undefined tensor");
   TD_CHECK(!parameters_.contains(name) && !buffers_.contains(name) && !children_.contains(name),
            "register_buffer: '", name, "' is already registered in ", this->name());
   return buffers_.insert(std::move(name), std::move(tensor));

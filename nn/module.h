@@ -205,7 +205,15 @@ class Cloneable : public Module {
       Tensor& dst = dst_buffers[key];
       set_data(dst, src.clone().detach());
     }
-    copy.train(is_training());
+    copy_training_modes(*this, copy);
+  }
+
+  /// Gives each module of `copy`'s tree the training mode of the module at the same place in `source`'s tree
+  /// (top down, so that a child in eval() under a parent in train() stays in eval()).
+  static void copy_training_modes(const Module& source, Module& copy) {
+    copy.train(source.is_training());
+    const auto from = source.children(), to = copy.children();
+    for (size_t i = 0; i < from.size() && i < to.size(); ++i) copy_training_modes(*from[i], *to[i]);
   }
 };
 

@@ -28,11 +28,12 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
   gzFile file = gzopen(path.c_str(), "rb");
   TD_CHECK(file != nullptr, "read_idx: cannot open ", path, ": ", errno ? std::strerror(errno) : "out of memory");
   std::unique_ptr<gzFile_s, int (*)(gzFile)> closer(file, gzclose);
+  std::vector<unsigned char> bytes;
   auto check_stream = [&](int errnum, const char* message) {
     TD_CHECK(errnum == Z_OK || errnum == Z_STREAM_END, "read_idx: ", path,
-             " is corrupt or truncated (reading it failed: ", message ? message : "unknown zlib error", ")");
+             " is corrupt or truncated (reading it failed at decompressed byte offset ", bytes.size(), ": ",
+             message ? message : "unknown zlib error", ")");
   };
-  std::vector<unsigned char> bytes;
   constexpr unsigned kChunk = 1u << 20;
   for (;;) {
     const size_t old_size = bytes.size();
@@ -40,13 +41,13 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
     const int n = gzread(file, bytes.data() + old_size, kChunk);
     int errnum = Z_OK;
     const char* message = gzerror(file, &errnum);
-    if (n < 0) check_stream(errnum == Z_OK ? Z_ERRNO : errnum, message);
     bytes.resize(old_size + static_cast<size_t>(std::max(n, 0)));
-    check_stream(errnum, message);
+    check_stream(n < 0 && errnum == Z_OK ? Z_ERRNO : errnum, message);
     if (n == 0) break;
   }
   const int close_status = gzclose(closer.release());
-  TD_CHECK(close_status == Z_OK, "read_idx: ", path, " is corrupt or truncated (the compressed stream ends early)");
+  TD_CHECK(close_status == Z_OK, "read_idx: ", path,
+           " is corrupt or truncated (the compressed stream ends early, after ", bytes.size(), " decompressed bytes)");
   return bytes;
 }
 
@@ -118,18 +119,19 @@ Tensor read_idx(const std::string& path, std::optional<ScalarType> dtype) {
            "the file has ", bytes.size(), " bytes");
   const uint64_t magic = read_be(bytes.data(), 4);
   TD_CHECK(bytes[0] == 0 && bytes[1] == 0, "read_idx: ", path, " is not an IDX file: its magic number ", hex(magic, 8),
-           " does not start with two zero bytes");
+           " (byte offsets 0 to 3) does not start with two zero bytes");
   const IdxType* type = nullptr;
   for (const IdxType& t : kIdxTypes)
     if (t.code == bytes[2]) type = &t;
   TD_CHECK(type != nullptr, "read_idx: ", path, " has the unknown IDX type code ", hex(bytes[2], 2),
-           " in its magic number ", hex(magic, 8),
+           " at byte offset 2 of its magic number ", hex(magic, 8),
            " (known: 0x08 ubyte, 0x09 byte, 0x0b int16, 0x0c int32, 0x0d float32, 0x0e float64)");
   const size_t ndim = bytes[3];
-  TD_CHECK(ndim >= 1, "read_idx: ", path, ": its magic number ", hex(magic, 8), " declares 0 dims");
+  TD_CHECK(ndim >= 1, "read_idx: ", path, ": its magic number ", hex(magic, 8), " declares 0 dims (byte offset 3)");
   const size_t header_bytes = 4 + 4 * ndim;
   TD_CHECK(bytes.size() >= header_bytes, "read_idx: ", path, " is truncated: the header of a ", ndim,
-           "-dim IDX file needs ", header_bytes, " bytes but the file has ", bytes.size());
+           "-dim IDX file needs ", header_bytes, " bytes but the file has ", bytes.size(),
+           " (it stops at byte offset ", bytes.size(), ", inside the dims)");
 
   Dims sizes(ndim);
   uint64_t count = 1;
@@ -142,13 +144,14 @@ Tensor read_idx(const std::string& path, std::optional<ScalarType> dtype) {
   }
   const std::string what = detail::concat(sizes, " ", type->name);
   TD_CHECK(count < max_count, "read_idx: ", path, " is truncated or corrupt: its header declares ", what,
-           " values, more than the ", bytes.size(), " bytes of the file can hold");
+           " values (dims at byte offsets 4 to ", header_bytes - 1, "), more than the ", bytes.size(),
+           " bytes of the file can hold");
   const uint64_t expected = header_bytes + count * type->bytes;
   TD_CHECK(bytes.size() >= expected, "read_idx: ", path, " is truncated: the header (", what, ") needs ", expected,
            " bytes but the file has ", bytes.size(), " (the data stops at byte offset ", bytes.size(), ")");
   TD_CHECK(bytes.size() == expected, "read_idx: ", path, " has ", bytes.size() - expected,
-           " bytes after the data its header (", what, ") describes: expected ", expected, " bytes, found ",
-           bytes.size());
+           " bytes after the data its header (", what, ") describes, from byte offset ", expected, ": expected ",
+           expected, " bytes, found ", bytes.size());
 
   const ScalarType out_dtype =
       dtype.value_or(type->is_float ? (type->code == 0x0E ? kFloat64 : kFloat32) : (ndim == 1 ? kInt64 : kFloat32));
@@ -200,8 +203,13 @@ FashionMNIST::FashionMNIST(const std::string& root, bool train) : train_(train) 
   }
   if (labels.numel() > 0) {
     const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
-    TD_CHECK(lo >= 0 && hi < static_cast<int64_t>(kClassNames.size()), "FashionMNIST: ", labels_path,
-             " has labels in [", lo, ", ", hi, "], outside 0..9");
+    if (lo < 0 || hi >= static_cast<int64_t>(kClassNames.size())) {
+      const std::vector<int64_t> values = labels.to_vector<int64_t>();
+      const auto bad = std::find_if(values.begin(), values.end(),
+                                    [](int64_t v) { return v < 0 || v >= static_cast<int64_t>(kClassNames.size()); });
+      throw Error(detail::concat("FashionMNIST: ", labels_path, " has labels in [", lo, ", ", hi,
+                                 "], outside 0..9 (the first is ", *bad, ", label ", bad - values.begin(), ")"));
+    }
   }
   images.div_(255.0);
   set_tensors(images.unsqueeze(1), labels);

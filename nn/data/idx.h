@@ -3,8 +3,8 @@
 // An IDX file is a 4-byte magic number — two zero bytes, a type code, the number of dims — then each dim as a
 // big-endian uint32, then the values in row-major order (big-endian for multi-byte types). Files may be
 // gzip-compressed; read_idx detects that itself. Every header field is checked against the bytes actually
-// present, so a truncated, padded or corrupted file is rejected with a tandem::Error naming the file and what
-// is wrong, never read out of bounds.
+// present, so a truncated, padded or corrupted file is rejected with a tandem::Error naming the file, what is
+// wrong and the byte offset where it is wrong, never read out of bounds.
 #pragma once
 
 #include <array>

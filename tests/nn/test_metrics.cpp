@@ -40,7 +40,7 @@ Tensor scores() {
   return one_hot(predictions(), 4).to(kFloat32).mul(3.0).add(rand({8, 4}));
 }
 
-TEST(Metrics, AccuracyFromPredictionsAndScores) {
+TEST(NnMetrics, AccuracyFromPredictionsAndScores) {
   EXPECT_DOUBLE_EQ(accuracy(predictions(), targets()), 6.0 / 8.0);
   EXPECT_DOUBLE_EQ(accuracy(scores(), targets()), 6.0 / 8.0);
   EXPECT_DOUBLE_EQ(accuracy(scores().to(kFloat64), targets()), 6.0 / 8.0);
@@ -48,7 +48,7 @@ TEST(Metrics, AccuracyFromPredictionsAndScores) {
   EXPECT_DOUBLE_EQ(accuracy(tensor({1.f, 1.f, 0.f}).reshape({1, 3}), tensor(std::vector<int64_t>{0})), 1.0);
 }
 
-TEST(Metrics, AccuracyPerPixel) {
+TEST(NnMetrics, AccuracyPerPixel) {
   // scores [N=1, C=2, H=2, W=2]: predicted class map [[1, 0], [0, 1]]
   Tensor s = tensor({0.f, 1.f, 1.f, 0.f, /* class 1 */ 1.f, 0.f, 0.f, 1.f}).reshape({1, 2, 2, 2});
   Tensor t = tensor(std::vector<int64_t>{1, 0, 1, 1}).reshape({1, 2, 2});
@@ -56,7 +56,7 @@ TEST(Metrics, AccuracyPerPixel) {
   EXPECT_EQ(predicted_classes(s, t).to_vector<int64_t>(), (std::vector<int64_t>{1, 0, 0, 1}));
 }
 
-TEST(Metrics, TopKAccuracy) {
+TEST(NnMetrics, TopKAccuracy) {
   Tensor s = tensor({0.1, 0.5, 0.4, 0.3, 0.2, 0.5, 0.6, 0.1, 0.3}).reshape({3, 3});
   Tensor t = tensor(std::vector<int64_t>{2, 0, 1});
   EXPECT_DOUBLE_EQ(top_k_accuracy(s, t, 1), 0.0);
@@ -66,7 +66,7 @@ TEST(Metrics, TopKAccuracy) {
   EXPECT_DOUBLE_EQ(top_k_accuracy(scores(), targets(), 1), accuracy(scores(), targets()));
 }
 
-TEST(Metrics, ConfusionMatrixRowsAreTrueClasses) {
+TEST(NnMetrics, ConfusionMatrixRowsAreTrueClasses) {
   Tensor cm = confusion_matrix(predictions(), targets(), 4);
   EXPECT_EQ(cm.dtype(), kInt64);
   EXPECT_EQ(cm.sizes(), Dims({4, 4}));
@@ -77,7 +77,7 @@ TEST(Metrics, ConfusionMatrixRowsAreTrueClasses) {
   EXPECT_EQ(confusion_matrix(scores(), targets(), 4).to_vector<int64_t>(), cm.to_vector<int64_t>());
 }
 
-TEST(Metrics, PrecisionRecallF1PerClass) {
+TEST(NnMetrics, PrecisionRecallF1PerClass) {
   // predicted per class (columns): 3, 3, 2, 0; true per class (rows): 3, 2, 3, 0; diagonal 2, 2, 2, 0.
   EXPECT_EQ(precision(predictions(), targets(), 4, Average::None).to_vector<double>(),
             (std::vector<double>{2.0 / 3, 2.0 / 3, 1.0, 0.0}));
@@ -91,7 +91,7 @@ TEST(Metrics, PrecisionRecallF1PerClass) {
   EXPECT_DOUBLE_EQ(f1[3], 0.0);
 }
 
-TEST(Metrics, MacroAndMicroAverages) {
+TEST(NnMetrics, MacroAndMicroAverages) {
   Tensor p = precision(scores(), targets(), 4);  // macro by default
   EXPECT_EQ(p.dim(), 0);
   EXPECT_EQ(p.dtype(), kFloat64);
@@ -105,7 +105,7 @@ TEST(Metrics, MacroAndMicroAverages) {
   EXPECT_DOUBLE_EQ(precision(predictions(), targets(), 3).item<double>(), 7.0 / 9);
 }
 
-TEST(Metrics, Regression) {
+TEST(NnMetrics, Regression) {
   Tensor p = tensor({1.0, 2.0, 3.0, 4.0}), t = tensor({1.5, 2.0, 2.0, 5.0});
   // errors -0.5, 0, 1, -1; target mean 2.625, SS_tot 7.6875, SS_res 2.25
   EXPECT_DOUBLE_EQ(mse(p, t), 0.5625);
@@ -119,7 +119,7 @@ TEST(Metrics, Regression) {
   EXPECT_DOUBLE_EQ(mse(tensor(std::vector<int64_t>{1, 3}), tensor(std::vector<int64_t>{2, 1})), 2.5);
 }
 
-TEST(Metrics, StreamingClassificationEqualsOneShot) {
+TEST(NnMetrics, StreamingClassificationEqualsOneShot) {
   ClassificationMetrics m(4, /*top_k=*/2);
   Tensor s = scores(), t = targets();
   m.update(s.slice(0, 0, 3), t.slice(0, 0, 3));
@@ -148,7 +148,7 @@ TEST(Metrics, StreamingClassificationEqualsOneShot) {
   expect_error_mentioning([&] { m.compute(); }, "no samples");
 }
 
-TEST(Metrics, StreamingRegressionEqualsOneShotAndIsStable) {
+TEST(NnMetrics, StreamingRegressionEqualsOneShotAndIsStable) {
   RegressionMetrics m;
   m.update(tensor({1.0, 2.0}), tensor({1.5, 2.0}));
   m.update(tensor({3.0, 4.0}), tensor({2.0, 5.0}));
@@ -170,7 +170,7 @@ TEST(Metrics, StreamingRegressionEqualsOneShotAndIsStable) {
   expect_error_mentioning([&] { big.compute(); }, "no values");
 }
 
-TEST(Metrics, Misuse) {
+TEST(NnMetrics, Misuse) {
   expect_error_mentioning([] { accuracy(tensor({0.5f, 0.5f}), tensor({1.f, 0.f})); }, "int64 class indices");
   expect_error_mentioning([] { accuracy(randn({4, 3}), tensor(std::vector<int64_t>{0, 1, 2})); }, "do not fit targets");
   expect_error_mentioning([] { accuracy(tensor(std::vector<int64_t>{0, 1}), tensor(std::vector<int64_t>{0, 1, 2})); },

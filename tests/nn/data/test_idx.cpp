@@ -1,7 +1,7 @@
 // Tests of the IDX reader on small files written here (plain and gzip; every type code; truncated, padded,
-// corrupt headers; wrong magic), of FashionMNIST on a fake root (scaling, shapes, missing and invalid files),
-// and — when the Debian package dataset-fashion-mnist is installed — of the real data set: sizes, value range
-// and the class histogram.
+// corrupt headers; wrong magic — each error naming the file and the byte offset), of FashionMNIST on a fake
+// root (scaling, shapes, missing and invalid files), and — when the Debian package dataset-fashion-mnist is
+// installed — of the real data set: sizes, value range and the class histogram.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -133,7 +133,7 @@ TEST(NnDataIdx, TruncatedFilesNameTheExpectedAndActualSizes) {
   expect_error([&] { read_idx(path + ".gz"); }, {path + ".gz", "truncated", "needs 40 bytes", "has 36"});
   // a header cut inside the dims
   write_bytes(path, {0, 0, 8, 3, 0, 0, 0, 2, 0, 0});
-  expect_error([&] { read_idx(path); }, {path, "truncated", "needs 16 bytes", "has 10"});
+  expect_error([&] { read_idx(path); }, {path, "truncated", "needs 16 bytes", "has 10", "stops at byte offset 10"});
   // shorter than the magic number, and empty
   write_bytes(path, {0, 0});
   expect_error([&] { read_idx(path); }, {path, "truncated", "2 bytes"});
@@ -146,22 +146,23 @@ TEST(NnDataIdx, DimsThatDisagreeWithTheDataAreRejected) {
   const std::string path = dir.file("dims");
   // more data than the dims describe
   write_bytes(path, idx_file(0x08, {2, 2}, Bytes(6, 1)));
-  expect_error([&] { read_idx(path); }, {path, "2 bytes after the data", "[2, 2] ubyte", "expected 16", "found 18"});
+  expect_error([&] { read_idx(path); },
+               {path, "2 bytes after the data", "[2, 2] ubyte", "from byte offset 16", "expected 16", "found 18"});
   // dims whose product is huge: rejected before any allocation or overflow
   write_bytes(path, idx_file(0x0E, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, Bytes(8, 0)));
-  expect_error([&] { read_idx(path); }, {path, "4294967295", "more than the"});
+  expect_error([&] { read_idx(path); }, {path, "4294967295", "byte offsets 4 to 15", "more than the"});
   // no dims at all
   write_bytes(path, {0, 0, 8, 0});
-  expect_error([&] { read_idx(path); }, {path, "0 dims"});
+  expect_error([&] { read_idx(path); }, {path, "0 dims", "byte offset 3"});
 }
 
 TEST(NnDataIdx, WrongMagicIsRejected) {
   TempDir dir;
   const std::string path = dir.file("magic");
   write_bytes(path, {0x1F, 0x00, 0x08, 0x01, 0, 0, 0, 1, 5});
-  expect_error([&] { read_idx(path); }, {path, "not an IDX file", "0x1f000801"});
+  expect_error([&] { read_idx(path); }, {path, "not an IDX file", "0x1f000801", "byte offsets 0 to 3"});
   write_bytes(path, idx_file(0x0A, {1}, {5}));
-  expect_error([&] { read_idx(path); }, {path, "unknown IDX type code 0x0a", "0x00000a01"});
+  expect_error([&] { read_idx(path); }, {path, "unknown IDX type code 0x0a", "byte offset 2", "0x00000a01"});
 }
 
 TEST(NnDataIdx, CorruptGzipAndMissingFilesAreRejected) {
@@ -171,7 +172,7 @@ TEST(NnDataIdx, CorruptGzipAndMissingFilesAreRejected) {
   const std::string gz = dir.file("cut.gz");
   write_gz(gz, idx_file(0x08, {64, 64}, pixels));
   std::filesystem::resize_file(gz, std::filesystem::file_size(gz) / 2);
-  expect_error([&] { read_idx(gz); }, {gz});
+  expect_error([&] { read_idx(gz); }, {gz, "corrupt or truncated", "decompressed"});
   expect_error([&] { read_idx(dir.file("absent")); }, {dir.file("absent"), "does not exist"});
   expect_error([&] { read_idx(dir.path().string()); }, {"is a directory"});
 }
@@ -214,7 +215,8 @@ TEST(NnDataFashionMNIST, MissingAndInvalidFilesAreRejected) {
   write_fake_split(dir, "train", 2, {1, 2, 3});
   expect_error([&] { FashionMNIST(dir.path().string(), true); }, {"2 images", "3 labels"});
   write_fake_split(dir, "train", 2, {1, 10});
-  expect_error([&] { FashionMNIST(dir.path().string(), true); }, {"labels in [1, 10]", "0..9"});
+  expect_error([&] { FashionMNIST(dir.path().string(), true); },
+               {dir.file("train-labels-idx1-ubyte"), "labels in [1, 10]", "0..9", "the first is 10, label 1"});
   write_fake_split(dir, "train", 2, {1, 2}, /*width=*/27);
   expect_error([&] { FashionMNIST(dir.path().string(), true); }, {"[N, 28, 28]", "[2, 28, 27]"});
 }

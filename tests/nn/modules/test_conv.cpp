@@ -104,6 +104,23 @@ TEST(NnConv2d, GradientReachesWeightsAndInput) {
   EXPECT_EQ(x.grad().sizes(), x.sizes());
 }
 
+TEST(NnConv1d, DefaultInitialisationUsesFanInOfChannelsTimesKernel) {
+  manual_seed(22);
+  nn::Conv1d conv(6, 40, 5);
+  EXPECT_EQ(conv->weight.sizes(), Dims({40, 6, 5}));
+  const double bound = 1.0 / std::sqrt(6.0 * 5.0);  // kaiming_uniform(a = sqrt(5)) gives 1 / sqrt(fan_in)
+  EXPECT_LE(max_abs(conv->weight), bound + 1e-7);
+  EXPECT_GT(max_abs(conv->weight), 0.95 * bound);
+  EXPECT_LE(max_abs(conv->bias), bound + 1e-7);  // bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) too
+  EXPECT_GT(max_abs(conv->bias), 0.5 * bound);
+  // With groups, fan_in counts the channels of one group only.
+  nn::Conv1d grouped(nn::Conv1dOptions(8, 40, 3).groups(4));
+  const double grouped_bound = 1.0 / std::sqrt(2.0 * 3.0);
+  EXPECT_LE(max_abs(grouped->weight), grouped_bound + 1e-7);
+  EXPECT_GT(max_abs(grouped->weight), 0.9 * grouped_bound);
+  EXPECT_GT(max_abs(grouped->bias), 0.5 * grouped_bound);
+}
+
 TEST(NnConv1d, ForwardMatchesHandComputationAndOp) {
   nn::Conv1d diff(nn::Conv1dOptions(1, 1, 2).bias(false));
   {

@@ -61,8 +61,8 @@ TEST(NnEmbedding, DefaultWeightsAreStandardNormal) {
 TEST(NnEmbedding, Errors) {
   nn::Embedding emb(5, 2);
   expect_error_mentions([&] { emb(tensor({1.f, 2.f})); }, {"Embedding", "int64"});
-  EXPECT_THROW(emb(tensor<int64_t>({5})), Error);  // out of range
-  EXPECT_THROW(emb(tensor<int64_t>({-1})), Error);
+  expect_error_mentions([&] { emb(tensor<int64_t>({2, 5})); }, {"embedding", "index 5", "size 5"});  // out of range
+  expect_error_mentions([&] { emb(tensor<int64_t>({-1})); }, {"embedding", "index -1"});
   EXPECT_THROW(nn::Embedding(nn::EmbeddingOptions(5, 2).padding_idx(5)), Error);
   EXPECT_THROW(nn::Embedding(0, 2), Error);
 }

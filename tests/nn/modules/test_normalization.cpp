@@ -195,6 +195,8 @@ TEST(NnLayerNorm, ValuesMatchHandComputation) {
 TEST(NnLayerNorm, TrailingShapeAffineAndErrors) {
   nn::LayerNorm ln(nn::LayerNormOptions({4, 5}).eps(1e-6));
   EXPECT_EQ(ln->weight.sizes(), Dims({4, 5}));
+  for (float w : ln->weight.to_vector<float>()) EXPECT_EQ(w, 1.0f);  // default initialisation: ones and zeros
+  for (float b : ln->bias.to_vector<float>()) EXPECT_EQ(b, 0.0f);
   Tensor y = ln(randn({2, 3, 4, 5}) * 4.0);
   for (float m : y.mean({2, 3}).to_vector<float>()) EXPECT_NEAR(m, 0.0, 1e-5);
   EXPECT_EQ(printed(*ln), "LayerNorm([4, 5], eps=1e-06, elementwise_affine=true)");

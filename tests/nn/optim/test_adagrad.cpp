@@ -37,7 +37,7 @@ void check_adagrad(const AdagradOptions& o, int steps) {
   expect_values(opt.state().at(0)["sum"], sum, "sum");
 }
 
-TEST(Adagrad, TwoStepsByHand) {
+TEST(NnAdagrad, TwoStepsByHand) {
   // sum1 = g^2: x1 = x0 - lr * sign(g); sum2 = 2 g^2: x2 = x1 - lr * sign(g) / sqrt(2) (eps = 1e-10 aside).
   Tensor p = param_of(kStart);
   Adagrad opt({p}, AdagradOptions(0.1));
@@ -52,13 +52,13 @@ TEST(Adagrad, TwoStepsByHand) {
   EXPECT_NEAR(x[2], 0.5 - 0.1 - 0.1 * r, 1e-8);
 }
 
-TEST(Adagrad, Plain) { check_adagrad(AdagradOptions(0.1), 3); }
-TEST(Adagrad, LrDecay) { check_adagrad(AdagradOptions(0.1).lr_decay(0.5), 3); }
-TEST(Adagrad, InitialAccumulatorAndWeightDecay) {
+TEST(NnAdagrad, Plain) { check_adagrad(AdagradOptions(0.1), 3); }
+TEST(NnAdagrad, LrDecay) { check_adagrad(AdagradOptions(0.1).lr_decay(0.5), 3); }
+TEST(NnAdagrad, InitialAccumulatorAndWeightDecay) {
   check_adagrad(AdagradOptions(0.05).initial_accumulator_value(0.1).weight_decay(0.2).eps(1e-6), 3);
 }
 
-TEST(Adagrad, Defaults) {
+TEST(NnAdagrad, Defaults) {
   const AdagradOptions o;
   EXPECT_DOUBLE_EQ(o.lr(), 1e-2);
   EXPECT_DOUBLE_EQ(o.eps(), 1e-10);
@@ -66,7 +66,7 @@ TEST(Adagrad, Defaults) {
   EXPECT_DOUBLE_EQ(o.initial_accumulator_value(), 0.0);
 }
 
-TEST(Adagrad, RejectsInvalidOptions) {
+TEST(NnAdagrad, RejectsInvalidOptions) {
   Tensor p = param_of(kStart);
   EXPECT_THROW(Adagrad({p}, AdagradOptions(-0.1)), Error);
   EXPECT_THROW(Adagrad({p}, AdagradOptions().lr_decay(-1)), Error);

@@ -78,7 +78,7 @@ void check_against(Options options, ReferenceAdam ref, const std::vector<std::ve
   expect_values(opt.state().at(0)["exp_avg_sq"], ref.v, "exp_avg_sq");
 }
 
-TEST(Adam, FirstStepMovesEachCoordinateByLr) {
+TEST(NnAdam, FirstStepMovesEachCoordinateByLr) {
   // With bias correction, step 1 is x - lr * g / (|g| + eps): about lr times the sign of g.
   Tensor p = param_of(kStart);
   Adam opt({p}, AdamOptions(0.01));
@@ -88,16 +88,16 @@ TEST(Adam, FirstStepMovesEachCoordinateByLr) {
                 "first step");
 }
 
-TEST(Adam, ThreeStepsMatchFormula) {
+TEST(NnAdam, ThreeStepsMatchFormula) {
   check_against<Adam>(AdamOptions(0.01), reference(0.01, 0.9, 0.999, 1e-8, 0, false, false), kGrads);
 }
 
-TEST(Adam, CustomBetasAndEps) {
+TEST(NnAdam, CustomBetasAndEps) {
   check_against<Adam>(AdamOptions(0.05).betas({0.8, 0.99}).eps(1e-3), reference(0.05, 0.8, 0.99, 1e-3, 0, false, false),
                       kShrinkingGrads);
 }
 
-TEST(Adam, AmsgradKeepsTheMaximum) {
+TEST(NnAdam, AmsgradKeepsTheMaximum) {
   check_against<Adam>(AdamOptions(0.01).amsgrad(true), reference(0.01, 0.9, 0.999, 1e-8, 0, true, false),
                       kShrinkingGrads);
   // Without amsgrad the same gradients give a different trajectory.
@@ -110,7 +110,7 @@ TEST(Adam, AmsgradKeepsTheMaximum) {
   EXPECT_GT(std::abs(with.x[0] - without.x[0]), 1e-6);
 }
 
-TEST(Adam, AmsgradStateHoldsTheMaximum) {
+TEST(NnAdam, AmsgradStateHoldsTheMaximum) {
   Tensor p = param_of(kStart);
   Adam opt({p}, AdamOptions(0.01).amsgrad(true));
   ReferenceAdam ref = reference(0.01, 0.9, 0.999, 1e-8, 0, true, false);
@@ -122,22 +122,22 @@ TEST(Adam, AmsgradStateHoldsTheMaximum) {
   expect_values(opt.state().at(0)["max_exp_avg_sq"], ref.vmax, "max_exp_avg_sq");
 }
 
-TEST(Adam, L2WeightDecayIsAddedToTheGradient) {
+TEST(NnAdam, L2WeightDecayIsAddedToTheGradient) {
   check_against<Adam>(AdamOptions(0.01).weight_decay(0.1), reference(0.01, 0.9, 0.999, 1e-8, 0.1, false, false),
                       kGrads);
 }
 
-TEST(AdamW, DecoupledWeightDecay) {
+TEST(NnAdamW, DecoupledWeightDecay) {
   check_against<AdamW>(AdamWOptions(0.01).weight_decay(0.1), reference(0.01, 0.9, 0.999, 1e-8, 0.1, false, true),
                        kGrads);
 }
 
-TEST(AdamW, AmsgradWithDecoupledWeightDecay) {
+TEST(NnAdamW, AmsgradWithDecoupledWeightDecay) {
   check_against<AdamW>(AdamWOptions(0.02).weight_decay(0.05).amsgrad(true),
                        reference(0.02, 0.9, 0.999, 1e-8, 0.05, true, true), kShrinkingGrads);
 }
 
-TEST(AdamW, DefaultsAndZeroDecayEqualsAdam) {
+TEST(NnAdamW, DefaultsAndZeroDecayEqualsAdam) {
   EXPECT_DOUBLE_EQ(AdamWOptions().weight_decay(), 1e-2);
   EXPECT_DOUBLE_EQ(AdamOptions().weight_decay(), 0.0);
   EXPECT_DOUBLE_EQ(AdamOptions().lr(), 1e-3);
@@ -154,7 +154,7 @@ TEST(AdamW, DefaultsAndZeroDecayEqualsAdam) {
   EXPECT_EQ(a.to_vector<double>(), b.to_vector<double>());
 }
 
-TEST(AdamW, DiffersFromAdamWithTheSameWeightDecay) {
+TEST(NnAdamW, DiffersFromAdamWithTheSameWeightDecay) {
   // Adam's L2 term passes through the adaptive denominator; AdamW's shrinkage does not. On a zero gradient,
   // Adam's first step moves each coordinate by about lr (the normalised L2 gradient), AdamW's by lr*wd*|x|.
   Tensor a = param_of(kStart), b = param_of(kStart);
@@ -172,7 +172,7 @@ TEST(AdamW, DiffersFromAdamWithTheSameWeightDecay) {
   expect_values(b, {1.0 * 0.999, -2.0 * 0.999, 0.5 * 0.999}, "AdamW on a zero gradient");
 }
 
-TEST(Adam, RejectsInvalidOptions) {
+TEST(NnAdam, RejectsInvalidOptions) {
   Tensor p = param_of(kStart);
   expect_error_mentioning([&] { Adam opt({p}, AdamOptions(-1e-3)); }, {"Adam", "learning rate", "-0.001"});
   expect_error_mentioning([&] { Adam opt({p}, AdamOptions().betas({1.0, 0.999})); }, {"Adam", "beta1", "1"});

@@ -52,7 +52,7 @@ void check_rmsprop(const RMSpropOptions& o) {
   EXPECT_EQ(opt.state().at(0).contains("momentum_buffer"), o.momentum() > 0);
 }
 
-TEST(RMSprop, FirstStepByHand) {
+TEST(NnRMSprop, FirstStepByHand) {
   // s1 = (1 - alpha) g^2 = 0.01 g^2, so x1 = x0 - lr * g / (0.1 |g| + eps).
   Tensor p = param_of(kStart);
   RMSprop opt({p}, RMSpropOptions(0.01));
@@ -63,15 +63,15 @@ TEST(RMSprop, FirstStepByHand) {
                 "first step");
 }
 
-TEST(RMSprop, Plain) { check_rmsprop(RMSpropOptions(0.01)); }
-TEST(RMSprop, CustomAlphaAndEps) { check_rmsprop(RMSpropOptions(0.02).alpha(0.9).eps(1e-4)); }
-TEST(RMSprop, Centered) { check_rmsprop(RMSpropOptions(0.01).alpha(0.9).centered(true)); }
-TEST(RMSprop, Momentum) { check_rmsprop(RMSpropOptions(0.01).momentum(0.9)); }
-TEST(RMSprop, CenteredMomentumWeightDecay) {
+TEST(NnRMSprop, Plain) { check_rmsprop(RMSpropOptions(0.01)); }
+TEST(NnRMSprop, CustomAlphaAndEps) { check_rmsprop(RMSpropOptions(0.02).alpha(0.9).eps(1e-4)); }
+TEST(NnRMSprop, Centered) { check_rmsprop(RMSpropOptions(0.01).alpha(0.9).centered(true)); }
+TEST(NnRMSprop, Momentum) { check_rmsprop(RMSpropOptions(0.01).momentum(0.9)); }
+TEST(NnRMSprop, CenteredMomentumWeightDecay) {
   check_rmsprop(RMSpropOptions(0.005).alpha(0.95).momentum(0.5).centered(true).weight_decay(0.1));
 }
 
-TEST(RMSprop, Defaults) {
+TEST(NnRMSprop, Defaults) {
   const RMSpropOptions o;
   EXPECT_DOUBLE_EQ(o.lr(), 1e-2);
   EXPECT_DOUBLE_EQ(o.alpha(), 0.99);
@@ -79,7 +79,7 @@ TEST(RMSprop, Defaults) {
   EXPECT_FALSE(o.centered());
 }
 
-TEST(RMSprop, RejectsInvalidOptions) {
+TEST(NnRMSprop, RejectsInvalidOptions) {
   Tensor p = param_of(kStart);
   EXPECT_THROW(RMSprop({p}, RMSpropOptions(-0.01)), Error);
   EXPECT_THROW(RMSprop({p}, RMSpropOptions().alpha(-0.9)), Error);

@@ -39,7 +39,7 @@ void check_sequence(TwoGroups& setup, LRScheduler& scheduler, const std::vector<
   }
 }
 
-TEST(StepLR, Sequence) {
+TEST(NnStepLR, Sequence) {
   TwoGroups s;
   StepLR sched(s.opt, /*step_size=*/3, /*gamma=*/0.5);
   EXPECT_EQ(sched.base_lrs(), (std::vector<double>{0.1, 0.01}));
@@ -47,19 +47,19 @@ TEST(StepLR, Sequence) {
   for (int64_t e = 0; e < 20; ++e) EXPECT_DOUBLE_EQ(sched.lr_at(0.1, e), 0.1 * std::pow(0.5, e / 3));
 }
 
-TEST(MultiStepLR, Sequence) {
+TEST(NnMultiStepLR, Sequence) {
   TwoGroups s;
   MultiStepLR sched(s.opt, {5, 2}, 0.1);  // milestones need not be sorted
   check_sequence(s, sched, {0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001});
 }
 
-TEST(ExponentialLR, Sequence) {
+TEST(NnExponentialLR, Sequence) {
   TwoGroups s;
   ExponentialLR sched(s.opt, 0.9);
   check_sequence(s, sched, {0.1, 0.09, 0.081, 0.0729, 0.06561, 0.059049});
 }
 
-TEST(CosineAnnealingLR, Sequence) {
+TEST(NnCosineAnnealingLR, Sequence) {
   TwoGroups s;
   CosineAnnealingLR sched(s.opt, /*T_max=*/4, /*eta_min=*/0.0);
   const double c = std::cos(std::numbers::pi / 4);
@@ -67,7 +67,7 @@ TEST(CosineAnnealingLR, Sequence) {
   check_sequence(s, sched, {0.1, 0.05 * (1 + c), 0.05, 0.05 * (1 - c), 0.0, 0.05 * (1 - c), 0.05});
 }
 
-TEST(CosineAnnealingLR, EtaMin) {
+TEST(NnCosineAnnealingLR, EtaMin) {
   TwoGroups s;
   CosineAnnealingLR sched(s.opt, 10, 0.001);
   for (int e = 1; e <= 10; ++e) {
@@ -81,7 +81,7 @@ TEST(CosineAnnealingLR, EtaMin) {
   EXPECT_NEAR(s.lr(1), 0.001, 1e-15);
 }
 
-TEST(LinearWarmupCosineLR, Sequence) {
+TEST(NnLinearWarmupCosineLR, Sequence) {
   TwoGroups s;
   LinearWarmupCosineLR sched(s.opt, /*warmup_steps=*/4, /*total_steps=*/8, /*warmup_start_factor=*/0.2);
   const double c = std::cos(std::numbers::pi / 4);
@@ -90,7 +90,7 @@ TEST(LinearWarmupCosineLR, Sequence) {
                   0.1, 0.05 * (1 + c), 0.05, 0.05 * (1 - c), 0.0, 0.0, 0.0});  // cosine from 0.1 to 0 at step 8
 }
 
-TEST(LinearWarmupCosineLR, EtaMinAndNoWarmup) {
+TEST(NnLinearWarmupCosineLR, EtaMinAndNoWarmup) {
   TwoGroups s;
   LinearWarmupCosineLR sched(s.opt, 0, 2, 0.0, 0.005);
   EXPECT_DOUBLE_EQ(s.lr(0), 0.1);
@@ -103,7 +103,7 @@ TEST(LinearWarmupCosineLR, EtaMinAndNoWarmup) {
   EXPECT_DOUBLE_EQ(s.lr(1), 0.005);
 }
 
-TEST(Schedulers, LrsReachTheUpdates) {
+TEST(NnSchedulers, LrsReachTheUpdates) {
   TwoGroups s;
   StepLR sched(s.opt, 1, 0.5);
   sched.step();  // lrs 0.05 and 0.005
@@ -114,7 +114,7 @@ TEST(Schedulers, LrsReachTheUpdates) {
   EXPECT_DOUBLE_EQ(s.b.to_vector<double>()[0], -0.005);
 }
 
-TEST(Schedulers, StateDictRoundTrip) {
+TEST(NnSchedulers, StateDictRoundTrip) {
   TwoGroups s;
   ExponentialLR sched(s.opt, 0.5);
   sched.step();
@@ -135,7 +135,7 @@ TEST(Schedulers, StateDictRoundTrip) {
   EXPECT_THROW(resumed.load_state_dict(bad), Error);  // no base_lrs
 }
 
-TEST(Schedulers, RejectInvalidArguments) {
+TEST(NnSchedulers, RejectInvalidArguments) {
   TwoGroups s;
   EXPECT_THROW(StepLR(s.opt, 0), Error);
   EXPECT_THROW(CosineAnnealingLR(s.opt, 0), Error);
@@ -172,7 +172,7 @@ std::vector<double> plateau_lrs(const ReduceLROnPlateauOptions& options, const s
   return lrs;
 }
 
-TEST(ReduceLROnPlateau, Patience) {
+TEST(NnReduceLROnPlateau, Patience) {
   // Best 9 at epoch 2; epochs 3, 4, 5 are bad; the third bad epoch exceeds patience 2.
   std::vector<double> group1;
   const auto lrs = plateau_lrs(ReduceLROnPlateauOptions().patience(2).factor(0.5), {10, 9, 9, 9, 9, 9, 9, 9}, &group1);
@@ -181,20 +181,20 @@ TEST(ReduceLROnPlateau, Patience) {
   EXPECT_EQ(group1, (std::vector<double>{0.01, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.0025}));
 }
 
-TEST(ReduceLROnPlateau, Cooldown) {
+TEST(NnReduceLROnPlateau, Cooldown) {
   // Reduction at epoch 5 starts a cooldown of 2 epochs (6, 7) whose bad epochs do not count; 8, 9, 10 are bad.
   const auto lrs =
       plateau_lrs(ReduceLROnPlateauOptions().patience(2).factor(0.5).cooldown(2), {10, 9, 9, 9, 9, 9, 9, 9, 9, 9});
   EXPECT_EQ(lrs, (std::vector<double>{0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.025}));
 }
 
-TEST(ReduceLROnPlateau, ImprovementResetsTheCount) {
+TEST(NnReduceLROnPlateau, ImprovementResetsTheCount) {
   const auto lrs = plateau_lrs(ReduceLROnPlateauOptions().patience(1).factor(0.5), {5, 6, 4, 6, 6, 3});
   // bad: epoch 2 (1), epoch 3 improves, epochs 4, 5 bad -> reduce at 5, epoch 6 improves.
   EXPECT_EQ(lrs, (std::vector<double>{0.1, 0.1, 0.1, 0.1, 0.05, 0.05}));
 }
 
-TEST(ReduceLROnPlateau, RelativeThreshold) {
+TEST(NnReduceLROnPlateau, RelativeThreshold) {
   // With threshold 0.1 (rel), 9.5 is not an improvement on 10 (needs < 9); 8.9 is.
   TwoGroups s;
   ReduceLROnPlateau sched(s.opt, ReduceLROnPlateauOptions().patience(5).threshold(0.1));
@@ -207,7 +207,7 @@ TEST(ReduceLROnPlateau, RelativeThreshold) {
   EXPECT_EQ(sched.num_bad_epochs(), 0);
 }
 
-TEST(ReduceLROnPlateau, AbsoluteThreshold) {
+TEST(NnReduceLROnPlateau, AbsoluteThreshold) {
   TwoGroups s;
   ReduceLROnPlateau sched(
       s.opt, ReduceLROnPlateauOptions().threshold(0.5).threshold_mode(ReduceLROnPlateau::ThresholdMode::abs));
@@ -218,7 +218,7 @@ TEST(ReduceLROnPlateau, AbsoluteThreshold) {
   EXPECT_EQ(sched.num_bad_epochs(), 0);
 }
 
-TEST(ReduceLROnPlateau, MaxModeAndMinLr) {
+TEST(NnReduceLROnPlateau, MaxModeAndMinLr) {
   // Accuracy-like metric: higher is better. min_lr 0.03 floors group 0 (0.1 -> 0.03) and group 1 (0.01 stays,
   // since max(0.001, 0.03) > 0.01 would raise it: PyTorch's rule only applies reductions).
   std::vector<double> group1;
@@ -228,7 +228,7 @@ TEST(ReduceLROnPlateau, MaxModeAndMinLr) {
   EXPECT_EQ(group1, (std::vector<double>{0.01, 0.01, 0.01, 0.01}));
 }
 
-TEST(ReduceLROnPlateau, StateDictRoundTrip) {
+TEST(NnReduceLROnPlateau, StateDictRoundTrip) {
   TwoGroups s;
   ReduceLROnPlateau sched(s.opt, ReduceLROnPlateauOptions().patience(3).cooldown(1));
   for (double m : {4.0, 3.0, 3.5, 3.5}) sched.step(m);

@@ -39,7 +39,7 @@ void check_sgd(const SGDOptions& options, int steps) {
   }
 }
 
-TEST(SGD, PlainStepsMatchFormula) {
+TEST(NnSGD, PlainStepsMatchFormula) {
   Tensor p = param_of(kStart);
   SGD opt({p}, SGDOptions(0.1));
   for (int t = 1; t <= 3; ++t) {
@@ -50,7 +50,7 @@ TEST(SGD, PlainStepsMatchFormula) {
   expect_values(p, {1.0 - 0.03, -2.0 + 0.09, 0.5 - 0.06}, "three plain steps");
 }
 
-TEST(SGD, MomentumFirstBufferIsGradient) {
+TEST(NnSGD, MomentumFirstBufferIsGradient) {
   Tensor p = param_of(kStart);
   SGD opt({p}, SGDOptions(0.1).momentum(0.9).dampening(0.5));
   p.set_grad(tensor(kGrad, kFloat64));
@@ -64,17 +64,17 @@ TEST(SGD, MomentumFirstBufferIsGradient) {
   expect_values(p, {0.99 - 0.014, -1.97 + 0.042, 0.48 - 0.028}, "second momentum step");
 }
 
-TEST(SGD, MomentumWithDampeningAndWeightDecay) {
+TEST(NnSGD, MomentumWithDampeningAndWeightDecay) {
   check_sgd(SGDOptions(0.05).momentum(0.8).dampening(0.3).weight_decay(0.1), 3);
 }
 
-TEST(SGD, Nesterov) { check_sgd(SGDOptions(0.1).momentum(0.9).nesterov(true), 3); }
+TEST(NnSGD, Nesterov) { check_sgd(SGDOptions(0.1).momentum(0.9).nesterov(true), 3); }
 
-TEST(SGD, NesterovWithWeightDecay) { check_sgd(SGDOptions(0.02).momentum(0.5).nesterov(true).weight_decay(0.2), 3); }
+TEST(NnSGD, NesterovWithWeightDecay) { check_sgd(SGDOptions(0.02).momentum(0.5).nesterov(true).weight_decay(0.2), 3); }
 
-TEST(SGD, WeightDecayWithoutMomentum) { check_sgd(SGDOptions(0.1).weight_decay(0.5), 3); }
+TEST(NnSGD, WeightDecayWithoutMomentum) { check_sgd(SGDOptions(0.1).weight_decay(0.5), 3); }
 
-TEST(SGD, Float32ParametersFollowTheSameRule) {
+TEST(NnSGD, Float32ParametersFollowTheSameRule) {
   Tensor p = tensor(std::vector<float>{1.f, -2.f});
   p.requires_grad_(true);
   SGD opt({p}, SGDOptions(0.5).momentum(0.5));
@@ -88,7 +88,7 @@ TEST(SGD, Float32ParametersFollowTheSameRule) {
   EXPECT_EQ(x[1], -2.f - 0.3125f);
 }
 
-TEST(SGD, RejectsInvalidOptions) {
+TEST(NnSGD, RejectsInvalidOptions) {
   Tensor p = param_of(kStart);
   expect_error_mentioning([&] { SGD opt({p}, SGDOptions(-0.1)); }, {"SGD", "learning rate", "-0.1"});
   expect_error_mentioning([&] { SGD opt({p}, SGDOptions(0.1).momentum(-0.5)); }, {"SGD", "momentum", "-0.5"});

@@ -47,9 +47,9 @@ void touch_buffers(EncoderDecoder& model) {
   model(randn({8, 4}));
 }
 
-class Checkpoint : public ScratchDir {};
+class NnCheckpoint : public ScratchDir {};
 
-TEST_F(Checkpoint, ModuleRoundTripIsBitExact) {
+TEST_F(NnCheckpoint, ModuleRoundTripIsBitExact) {
   manual_seed(1);
   EncoderDecoder a;
   touch_buffers(a);
@@ -78,7 +78,7 @@ TEST_F(Checkpoint, ModuleRoundTripIsBitExact) {
   EXPECT_EQ(raw.tensors.keys(), a_state.keys());
 }
 
-TEST_F(Checkpoint, LoadingCopiesIntoTheExistingTensors) {
+TEST_F(NnCheckpoint, LoadingCopiesIntoTheExistingTensors) {
   manual_seed(3);
   nn::Linear source(3, 2);
   save(source, path("lin.safetensors"), {{"epoch", "4"}});
@@ -95,7 +95,7 @@ TEST_F(Checkpoint, LoadingCopiesIntoTheExistingTensors) {
   EXPECT_EQ(load_safetensors(path("lin.safetensors")).metadata.at("epoch"), "4");
 }
 
-TEST_F(Checkpoint, LoadingConvertsTheDtypeAndKeepsTheModules) {
+TEST_F(NnCheckpoint, LoadingConvertsTheDtypeAndKeepsTheModules) {
   manual_seed(4);
   nn::Linear source(3, 2);  // float32
   save(source, path("f32.safetensors"));
@@ -107,7 +107,7 @@ TEST_F(Checkpoint, LoadingConvertsTheDtypeAndKeepsTheModules) {
   EXPECT_TRUE(target->weight.device().is_cpu());
 }
 
-TEST_F(Checkpoint, StrictLoadListsEveryProblemAndChangesNothing) {
+TEST_F(NnCheckpoint, StrictLoadListsEveryProblemAndChangesNothing) {
   manual_seed(5);
   EncoderDecoder a;
   save(a, path("a.safetensors"));
@@ -121,7 +121,7 @@ TEST_F(Checkpoint, StrictLoadListsEveryProblemAndChangesNothing) {
   EXPECT_TRUE(bit_equal(b->backbone[0]->named_parameters()["weight"], backbone_before));
 }
 
-TEST_F(Checkpoint, ShapeMismatchIsReported) {
+TEST_F(NnCheckpoint, ShapeMismatchIsReported) {
   nn::Linear small(3, 2), large(5, 2);
   save(small, path("small.safetensors"));
   expect_error_mentions([&] { load(large, path("small.safetensors")); },
@@ -139,7 +139,7 @@ TEST_F(Checkpoint, ShapeMismatchIsReported) {
   EXPECT_FALSE(report.ok());
 }
 
-TEST_F(Checkpoint, NonStrictLoadReportsMissingAndUnexpected) {
+TEST_F(NnCheckpoint, NonStrictLoadReportsMissingAndUnexpected) {
   manual_seed(6);
   EncoderDecoder a;
   save(a, path("a.safetensors"));
@@ -152,7 +152,7 @@ TEST_F(Checkpoint, NonStrictLoadReportsMissingAndUnexpected) {
 }
 
 // Transfer learning: the encoder of a larger checkpoint becomes the backbone; the head is left alone.
-TEST_F(Checkpoint, PrefixMappingLoadsAnEncoderOutOfALargerCheckpoint) {
+TEST_F(NnCheckpoint, PrefixMappingLoadsAnEncoderOutOfALargerCheckpoint) {
   manual_seed(7);
   EncoderDecoder pretrained;
   touch_buffers(pretrained);
@@ -181,7 +181,7 @@ TEST_F(Checkpoint, PrefixMappingLoadsAnEncoderOutOfALargerCheckpoint) {
                         pretrained->encoder[0]->named_parameters()["bias"]));
 }
 
-TEST_F(Checkpoint, PrefixMappingErrors) {
+TEST_F(NnCheckpoint, PrefixMappingErrors) {
   nn::Linear lin(2, 2);
   nn::OrderedDict<Tensor> state;
   state.insert("old.weight", randn({2, 2}));
@@ -212,7 +212,7 @@ void train_steps(nn::Linear& model, optim::Optimizer& opt, int steps) {
   }
 }
 
-TEST_F(Checkpoint, OptimizerStateResumesTrainingBitForBit) {
+TEST_F(NnCheckpoint, OptimizerStateResumesTrainingBitForBit) {
   manual_seed(8);
   nn::Linear model(3, 2);
   optim::Adam opt(model->parameters(), optim::AdamOptions(0.05).weight_decay(0.01));
@@ -236,7 +236,7 @@ TEST_F(Checkpoint, OptimizerStateResumesTrainingBitForBit) {
   EXPECT_EQ(raw.metadata.at("optimizer"), "Adam");
 }
 
-TEST_F(Checkpoint, MixingUpCheckpointKindsIsAnError) {
+TEST_F(NnCheckpoint, MixingUpCheckpointKindsIsAnError) {
   nn::Linear model(3, 2);
   optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1).momentum(0.9));
   optim::Adam adam(model->parameters());
@@ -249,7 +249,7 @@ TEST_F(Checkpoint, MixingUpCheckpointKindsIsAnError) {
   save(model, path("m.safetensors"), {{"content", "module"}});  // agreeing with the mark is fine
 }
 
-TEST_F(Checkpoint, OptimizerLoadErrorsNameTheFile) {
+TEST_F(NnCheckpoint, OptimizerLoadErrorsNameTheFile) {
   nn::Linear small(3, 2), large(4, 2);
   optim::Adam a(small->parameters()), b(large->parameters());
   train_steps(small, a, 1);

@@ -18,7 +18,7 @@ namespace {
 using namespace tandem;
 using namespace tandem::serialize_testing;
 
-class Safetensors : public ScratchDir {};
+class NnSafetensors : public ScratchDir {};
 
 nn::OrderedDict<Tensor> every_kind_of_tensor() {
   manual_seed(7);
@@ -43,7 +43,7 @@ nn::OrderedDict<Tensor> every_kind_of_tensor() {
   return d;
 }
 
-TEST_F(Safetensors, RoundTripIsBitExactForEveryDtypeAndShape) {
+TEST_F(NnSafetensors, RoundTripIsBitExactForEveryDtypeAndShape) {
   const auto original = every_kind_of_tensor();
   save_safetensors(original, path("all.safetensors"), {{"epoch", "3"}, {"note", "ünïcode ✓"}});
   const SafetensorsContent loaded = load_safetensors(path("all.safetensors"));
@@ -64,7 +64,7 @@ TEST_F(Safetensors, RoundTripIsBitExactForEveryDtypeAndShape) {
   EXPECT_EQ(loaded.metadata.at("note"), "ünïcode ✓");
 }
 
-TEST_F(Safetensors, TensorsThatRequireGradAreSavedByValue) {
+TEST_F(NnSafetensors, TensorsThatRequireGradAreSavedByValue) {
   nn::OrderedDict<Tensor> d;
   Tensor w = randn({2, 2}, requires_grad());
   d.insert("w", w.mul(2.0));  // a non-leaf with history
@@ -72,13 +72,13 @@ TEST_F(Safetensors, TensorsThatRequireGradAreSavedByValue) {
   EXPECT_TRUE(bit_equal(back.tensors["w"], w.detach().mul(2.0)));
 }
 
-TEST_F(Safetensors, InMemoryBytesEqualTheFile) {
+TEST_F(NnSafetensors, InMemoryBytesEqualTheFile) {
   const auto d = every_kind_of_tensor();
   save_safetensors(d, path("m.safetensors"));
   EXPECT_EQ(read_bytes(path("m.safetensors")), serialize_safetensors(d));
 }
 
-TEST_F(Safetensors, EmptyDictionaryRoundTrips) {
+TEST_F(NnSafetensors, EmptyDictionaryRoundTrips) {
   save_safetensors({}, path("none.safetensors"));
   EXPECT_EQ(read_bytes(path("none.safetensors")), le_u64(8) + "{}      ");
   const auto back = load_safetensors(path("none.safetensors"));
@@ -89,7 +89,7 @@ TEST_F(Safetensors, EmptyDictionaryRoundTrips) {
 // The exact bytes of a written file, derived by hand from the format: header length, header JSON (metadata
 // first, tensors in insertion order, padded with spaces to a multiple of 8), then the data laid out with the
 // 8-byte types first, then 4-byte, then 1-byte ones, each little-endian.
-TEST_F(Safetensors, WrittenBytesFollowTheFormat) {
+TEST_F(NnSafetensors, WrittenBytesFollowTheFormat) {
   nn::OrderedDict<Tensor> d;
   d.insert("b", tensor(std::vector<bool>{true, false}));
   d.insert("x", tensor(std::vector<float>{1.0f, -2.0f}));
@@ -113,7 +113,7 @@ TEST_F(Safetensors, WrittenBytesFollowTheFormat) {
 
 // A file as another writer produces it: no padding, metadata last, keys in another order, F64 and I64 data
 // written out byte by byte.
-TEST_F(Safetensors, ReadsAFileWrittenByteByByteFromTheFormat) {
+TEST_F(NnSafetensors, ReadsAFileWrittenByteByByteFromTheFormat) {
   const std::string header =
       R"({"w":{"dtype":"F64","shape":[2,2],"data_offsets":[0,32]},)"
       R"("i":{"data_offsets":[32,56],"shape":[3],"dtype":"I64"},)"
@@ -143,7 +143,7 @@ TEST_F(Safetensors, ReadsAFileWrittenByteByByteFromTheFormat) {
 }
 
 // ---- corrupted files ------------------------------------------------------------------------------------------
-class CorruptSafetensors : public ScratchDir {
+class NnCorruptSafetensors : public ScratchDir {
  protected:
   /// Writes `bytes` to a file and expects loading it to fail with a message naming the file and `what`.
   void expect_rejected(const std::string& bytes, const std::string& what) {
@@ -157,25 +157,25 @@ class CorruptSafetensors : public ScratchDir {
   }
 };
 
-TEST_F(CorruptSafetensors, ShorterThanTheLengthField) { expect_rejected("\x10\x00\x00", "truncated"); }
+TEST_F(NnCorruptSafetensors, ShorterThanTheLengthField) { expect_rejected("\x10\x00\x00", "truncated"); }
 
-TEST_F(CorruptSafetensors, HeaderLengthBeyondTheFile) {
+TEST_F(NnCorruptSafetensors, HeaderLengthBeyondTheFile) {
   expect_rejected(le_u64(1000) + R"({"t":{}})", "larger than the rest of the file");
 }
 
-TEST_F(CorruptSafetensors, HeaderLengthBeyondTheLimit) {
+TEST_F(NnCorruptSafetensors, HeaderLengthBeyondTheLimit) {
   expect_rejected(le_u64(kSafetensorsMaxHeaderBytes + 1) + "{}", "exceeds the limit");
   expect_rejected(le_u64(std::numeric_limits<uint64_t>::max()) + "{}", "exceeds the limit");
 }
 
-TEST_F(CorruptSafetensors, InvalidJson) {
+TEST_F(NnCorruptSafetensors, InvalidJson) {
   expect_rejected(safetensors_file(R"({"t": {"dtype": "F32",)", ""), "not valid JSON");
   expect_rejected(safetensors_file(std::string("{\"a\":1}\0\0", 9), ""), "NUL byte");
   expect_rejected(safetensors_file(R"([1, 2])", ""), "does not start with '{'");
   expect_rejected(safetensors_file("", ""), "does not start with '{'");
 }
 
-TEST_F(CorruptSafetensors, DuplicateKeys) {
+TEST_F(NnCorruptSafetensors, DuplicateKeys) {
   const std::string entry = R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
   expect_rejected(safetensors_file(R"({"t":)" + entry + R"(,"t":)" + entry + "}", std::string(4, '\0')),
                   "repeats the key 't'");
@@ -183,12 +183,12 @@ TEST_F(CorruptSafetensors, DuplicateKeys) {
                   "repeats the key 'dtype'");
 }
 
-TEST_F(CorruptSafetensors, UnknownDtype) {
+TEST_F(NnCorruptSafetensors, UnknownDtype) {
   expect_rejected(one_tensor(R"({"dtype":"F16","shape":[4],"data_offsets":[0,8]})"), "unsupported dtype 'F16'");
   expect_rejected(one_tensor(R"({"dtype":7,"shape":[2],"data_offsets":[0,8]})"), "'dtype'");
 }
 
-TEST_F(CorruptSafetensors, MalformedEntries) {
+TEST_F(NnCorruptSafetensors, MalformedEntries) {
   expect_rejected(one_tensor(R"([1,2])"), "not a JSON object");
   expect_rejected(one_tensor(R"({"shape":[2],"data_offsets":[0,8]})"), "missing or non-string 'dtype'");
   expect_rejected(one_tensor(R"({"dtype":"F32","data_offsets":[0,8]})"), "'shape'");
@@ -203,14 +203,14 @@ TEST_F(CorruptSafetensors, MalformedEntries) {
   expect_rejected(safetensors_file(R"({"__metadata__":[1]})", ""), "'__metadata__' is not a JSON object");
 }
 
-TEST_F(CorruptSafetensors, OffsetsOutsideTheDataSection) {
+TEST_F(NnCorruptSafetensors, OffsetsOutsideTheDataSection) {
   expect_rejected(one_tensor(R"({"dtype":"F32","shape":[2],"data_offsets":[0,16]})"), "beyond the data section");
   expect_rejected(one_tensor(R"({"dtype":"F32","shape":[2],"data_offsets":[18446744073709551608,18446744073709551615]})"),
                   "beyond the data section");
   expect_rejected(one_tensor(R"({"dtype":"F32","shape":[0],"data_offsets":[8,0]})"), "end before they begin");
 }
 
-TEST_F(CorruptSafetensors, SizeMismatchedOffsets) {
+TEST_F(NnCorruptSafetensors, SizeMismatchedOffsets) {
   expect_rejected(one_tensor(R"({"dtype":"F32","shape":[3],"data_offsets":[0,8]})"), "needs 12");
   expect_rejected(one_tensor(R"({"dtype":"F64","shape":[2],"data_offsets":[0,8]})"), "needs 16");
   expect_rejected(one_tensor(R"({"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,8]})"),
@@ -219,7 +219,7 @@ TEST_F(CorruptSafetensors, SizeMismatchedOffsets) {
                   "more than can be addressed");
 }
 
-TEST_F(CorruptSafetensors, OverlappingGappedOrTrailingData) {
+TEST_F(NnCorruptSafetensors, OverlappingGappedOrTrailingData) {
   const std::string two = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)";
   expect_rejected(safetensors_file(two + R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                                    std::string(12, '\0')),
@@ -233,18 +233,18 @@ TEST_F(CorruptSafetensors, OverlappingGappedOrTrailingData) {
   expect_rejected(safetensors_file(two.substr(0, two.size() - 1) + "}", std::string(9, '\0')), "1 trailing bytes");
 }
 
-TEST_F(CorruptSafetensors, InvalidBoolBytes) {
+TEST_F(NnCorruptSafetensors, InvalidBoolBytes) {
   expect_rejected(safetensors_file(R"({"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})", std::string("\x01\x00\x02", 3)),
                   "holds the byte 2 at element 2");
 }
 
-TEST_F(CorruptSafetensors, MissingFileAndDirectory) {
+TEST_F(NnCorruptSafetensors, MissingFileAndDirectory) {
   expect_error_mentions([&] { load_safetensors(path("absent.safetensors")); }, {"absent.safetensors", "cannot open"});
   expect_error_mentions([&] { load_safetensors(dir_); }, {dir_.string(), "not a regular file"});
 }
 
 // Every truncation of a valid file is rejected, never read out of bounds.
-TEST_F(CorruptSafetensors, EveryTruncationIsRejected) {
+TEST_F(NnCorruptSafetensors, EveryTruncationIsRejected) {
   nn::OrderedDict<Tensor> d;
   d.insert("w", randn({3, 2}));
   d.insert("i", tensor(std::vector<int64_t>{1, 2}));
@@ -258,7 +258,7 @@ TEST_F(CorruptSafetensors, EveryTruncationIsRejected) {
 }
 
 // Flipping any single byte of the length or the header either still parses or throws tandem::Error.
-TEST_F(CorruptSafetensors, ByteFlipsInTheHeaderNeverEscapeAsOtherErrors) {
+TEST_F(NnCorruptSafetensors, ByteFlipsInTheHeaderNeverEscapeAsOtherErrors) {
   nn::OrderedDict<Tensor> d;
   d.insert("w", randn({2, 2}));
   d.insert("m", tensor(std::vector<bool>{true, false}));
@@ -279,7 +279,7 @@ TEST_F(CorruptSafetensors, ByteFlipsInTheHeaderNeverEscapeAsOtherErrors) {
 }
 
 // ---- atomic writes ------------------------------------------------------------------------------------------
-TEST_F(Safetensors, OverwritingReplacesTheFileAndLeavesNoTemporary) {
+TEST_F(NnSafetensors, OverwritingReplacesTheFileAndLeavesNoTemporary) {
   nn::OrderedDict<Tensor> first, second;
   first.insert("a", ones({2}));
   second.insert("b", zeros({3}, kInt64));
@@ -289,7 +289,7 @@ TEST_F(Safetensors, OverwritingReplacesTheFileAndLeavesNoTemporary) {
   EXPECT_EQ(entries(), std::vector<std::string>{"c.safetensors"});
 }
 
-TEST_F(Safetensors, FailedWriteLeavesThePreviousFileIntact) {
+TEST_F(NnSafetensors, FailedWriteLeavesThePreviousFileIntact) {
   nn::OrderedDict<Tensor> good;
   good.insert("a", randn({4}));
   const auto file = path("ckpt.safetensors");
@@ -314,7 +314,7 @@ TEST_F(Safetensors, FailedWriteLeavesThePreviousFileIntact) {
   EXPECT_EQ(entries(), std::vector<std::string>{"ckpt.safetensors"});
 }
 
-TEST_F(Safetensors, WritingOverADirectoryFailsAndKeepsIt) {
+TEST_F(NnSafetensors, WritingOverADirectoryFailsAndKeepsIt) {
   const auto target = path("a_directory");
   std::filesystem::create_directory(target);
   write_bytes(target / "inside.txt", "keep me");
@@ -326,7 +326,7 @@ TEST_F(Safetensors, WritingOverADirectoryFailsAndKeepsIt) {
   EXPECT_EQ(entries(), std::vector<std::string>{"a_directory"});  // no temporary left behind
 }
 
-TEST_F(Safetensors, RejectsBadNamesAndPaths) {
+TEST_F(NnSafetensors, RejectsBadNamesAndPaths) {
   nn::OrderedDict<Tensor> reserved;
   reserved.insert("__metadata__", ones({1}));
   expect_error_mentions([&] { save_safetensors(reserved, path("r.safetensors")); }, {"__metadata__", "reserved"});

@@ -18,7 +18,7 @@ namespace {
 using namespace tandem;
 using namespace tandem::nn;
 
-class MetricsLoggerTest : public ::testing::Test {
+class NnMetricsLogger : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -35,7 +35,7 @@ class MetricsLoggerTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-TEST_F(MetricsLoggerTest, WritesCsvAndJsonLines) {
+TEST_F(NnMetricsLogger, WritesCsvAndJsonLines) {
   MetricsLogger logger(dir_ / "run.csv", dir_ / "run.jsonl");
   logger.log({{"epoch", 1}, {"loss", 0.5}, {"note", "a, \"b\""}});
   logger.log({{"epoch", 2}, {"loss", 0.1}});  // the note is left empty
@@ -52,7 +52,7 @@ TEST_F(MetricsLoggerTest, WritesCsvAndJsonLines) {
             "{\"loss\":null,\"epoch\":3,\"note\":\"x\"}\n");
 }
 
-TEST_F(MetricsLoggerTest, NumbersUseTheShortestExactForm) {
+TEST_F(NnMetricsLogger, NumbersUseTheShortestExactForm) {
   EXPECT_EQ(LogValue(0.1).csv(), "0.1");
   EXPECT_EQ(LogValue(1.0 / 3).csv(), "0.3333333333333333");
   EXPECT_EQ(LogValue(1e-7).csv(), "1e-07");
@@ -64,7 +64,7 @@ TEST_F(MetricsLoggerTest, NumbersUseTheShortestExactForm) {
   EXPECT_EQ(LogValue("two\nlines").csv(), "\"two\nlines\"");
 }
 
-TEST_F(MetricsLoggerTest, ResumingKeepsTheHeader) {
+TEST_F(NnMetricsLogger, ResumingKeepsTheHeader) {
   {
     MetricsLogger first(dir_ / "run.csv");
     first.log({{"epoch", 1}, {"val loss, mean", 0.75}});
@@ -76,7 +76,7 @@ TEST_F(MetricsLoggerTest, ResumingKeepsTheHeader) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "run.jsonl"));
 }
 
-TEST_F(MetricsLoggerTest, JsonLinesOnlyAndEmptyExistingFile) {
+TEST_F(NnMetricsLogger, JsonLinesOnlyAndEmptyExistingFile) {
   MetricsLogger json_only("", dir_ / "only.jsonl");
   json_only.log({{"a", 1}});
   json_only.log({{"b", "new keys are fine in JSON"}});
@@ -89,7 +89,7 @@ TEST_F(MetricsLoggerTest, JsonLinesOnlyAndEmptyExistingFile) {
   EXPECT_EQ(read(dir_ / "empty.csv"), "x\n1\n");
 }
 
-TEST_F(MetricsLoggerTest, AppendPrefixesSummaries) {
+TEST_F(NnMetricsLogger, AppendPrefixesSummaries) {
   LogRow row{{"epoch", 4}};
   append(row, "val_", {{"loss", 0.25}, {"accuracy", 0.875}});
   ASSERT_EQ(row.size(), 3u);
@@ -98,7 +98,7 @@ TEST_F(MetricsLoggerTest, AppendPrefixesSummaries) {
   EXPECT_EQ(row[2].second.csv(), "0.875");
 }
 
-TEST_F(MetricsLoggerTest, RejectedRowsWriteNothing) {
+TEST_F(NnMetricsLogger, RejectedRowsWriteNothing) {
   MetricsLogger logger(dir_ / "run.csv", dir_ / "run.jsonl");
   logger.log({{"epoch", 1}, {"loss", 0.5}});
   const std::string csv = read(dir_ / "run.csv"), jsonl = read(dir_ / "run.jsonl");

@@ -25,7 +25,7 @@ bool has_control_characters(const std::string& text) {
   return std::any_of(text.begin(), text.end(), [](char c) { return c != '\n' && static_cast<unsigned char>(c) < 0x20; });
 }
 
-TEST(ProgressBar, PlainLinesAtPercentageSteps) {
+TEST(NnProgressBar, PlainLinesAtPercentageSteps) {
   std::ostringstream os;
   double t = 0;
   {
@@ -47,7 +47,7 @@ TEST(ProgressBar, PlainLinesAtPercentageSteps) {
   EXPECT_FALSE(has_control_characters(os.str()));
 }
 
-TEST(ProgressBar, PlainDefaultIsEveryTenPercent) {
+TEST(NnProgressBar, PlainDefaultIsEveryTenPercent) {
   std::ostringstream os;
   double t = 0;
   ProgressBar bar(1000, "x", fake(os, ProgressStyle::Plain, &t));
@@ -58,7 +58,7 @@ TEST(ProgressBar, PlainDefaultIsEveryTenPercent) {
   EXPECT_NE(out.find("x:  10% 100/1000 [00:00 elapsed, ? left, ? it/s]\n"), std::string::npos);
 }
 
-TEST(ProgressBar, EarlyFinishAndDestructorPrintTheLastState) {
+TEST(NnProgressBar, EarlyFinishAndDestructorPrintTheLastState) {
   std::ostringstream os;
   double t = 0;
   {
@@ -70,7 +70,7 @@ TEST(ProgressBar, EarlyFinishAndDestructorPrintTheLastState) {
   EXPECT_EQ(os.str(), "val:  20% 2/10 [00:01 elapsed, 00:04 left, 2.00 it/s, loss 0.2500, acc=0.91]\n");
 }
 
-TEST(ProgressBar, UnknownAndZeroTotals) {
+TEST(NnProgressBar, UnknownAndZeroTotals) {
   std::ostringstream unknown, zero;
   double t = 0;
   ProgressBar a(-1, "stream", fake(unknown, ProgressStyle::Plain, &t));
@@ -86,7 +86,7 @@ TEST(ProgressBar, UnknownAndZeroTotals) {
   EXPECT_EQ(zero.str(), "empty: 100% 0/0 [00:00 elapsed, ? it/s]\n");
 }
 
-TEST(ProgressBar, InteractiveRedrawsOneLine) {
+TEST(NnProgressBar, InteractiveRedrawsOneLine) {
   std::ostringstream os;
   double t = 0;
   ProgressBar bar(10, "train", fake(os, ProgressStyle::Interactive, &t).width(10).redraw_interval(1.0));
@@ -110,7 +110,7 @@ TEST(ProgressBar, InteractiveRedrawsOneLine) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1);
 }
 
-TEST(ProgressBar, AutoStyleIsPlainOffATerminal) {
+TEST(NnProgressBar, AutoStyleIsPlainOffATerminal) {
   std::ostringstream os;
   ProgressBar bar(3, "auto", ProgressBarOptions().stream(&os));
   EXPECT_FALSE(bar.interactive());
@@ -119,7 +119,7 @@ TEST(ProgressBar, AutoStyleIsPlainOffATerminal) {
   EXPECT_FALSE(has_control_characters(os.str()));
 }
 
-TEST(ProgressBar, FormatDuration) {
+TEST(NnProgressBar, FormatDuration) {
   EXPECT_EQ(ProgressBar::format_duration(0), "00:00");
   EXPECT_EQ(ProgressBar::format_duration(59.4), "00:59");
   EXPECT_EQ(ProgressBar::format_duration(61), "01:01");
@@ -129,7 +129,7 @@ TEST(ProgressBar, FormatDuration) {
   EXPECT_EQ(ProgressBar::format_duration(std::numeric_limits<double>::infinity()), "?");
 }
 
-TEST(ProgressBar, Misuse) {
+TEST(NnProgressBar, Misuse) {
   std::ostringstream os;
   EXPECT_THROW(ProgressBar(-2, "x", ProgressBarOptions().stream(&os)), Error);
   EXPECT_THROW(ProgressBar(3, "x", ProgressBarOptions().stream(nullptr)), Error);

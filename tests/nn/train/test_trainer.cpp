@@ -45,7 +45,7 @@ std::shared_ptr<data::TensorDataset> blobs() {
 
 Tensor cross_entropy_loss(const Tensor& logits, const Tensor& labels) { return tandem::cross_entropy(logits, labels); }
 
-TEST(Trainer, TinyTrainingRunLowersTheLoss) {
+TEST(NnTrainer, TinyTrainingRunLowersTheLoss) {
   auto dataset = blobs();
   data::DataLoader train_loader(dataset, data::DataLoaderOptions(16).shuffle(true).seed(1));
   data::DataLoader eval_loader(dataset, data::DataLoaderOptions(32));
@@ -101,7 +101,7 @@ TEST(Trainer, TinyTrainingRunLowersTheLoss) {
   std::filesystem::remove_all(log_dir);
 }
 
-TEST(Trainer, EpochLossIsTheMeanOverSamples) {
+TEST(NnTrainer, EpochLossIsTheMeanOverSamples) {
   // Five samples in batches of 2, 2 and 1; the "loss" of a batch is the mean of its data, so the epoch loss
   // weighted by batch size is the mean of all data, 2 (an unweighted mean of batches would be 7/3).
   auto dataset = std::make_shared<data::TensorDataset>(tensor({0.0, 1.0, 2.0, 3.0, 4.0}).reshape({5, 1}),
@@ -129,7 +129,7 @@ struct ProbeImpl : Module {
 };
 TANDEM_MODULE(Probe);
 
-TEST(Trainer, SwitchesAndRestoresTrainingMode) {
+TEST(NnTrainer, SwitchesAndRestoresTrainingMode) {
   auto dataset = std::make_shared<data::TensorDataset>(randn({4, 1}), tensor(std::vector<int64_t>{0, 1, 0, 1}));
   data::DataLoader loader(dataset, data::DataLoaderOptions(2));
   Probe probe;
@@ -156,7 +156,7 @@ TEST(Trainer, SwitchesAndRestoresTrainingMode) {
   EXPECT_TRUE(probe->is_training());
 }
 
-TEST(Trainer, Errors) {
+TEST(NnTrainer, Errors) {
   auto dataset = std::make_shared<data::TensorDataset>(randn({4, 1}), tensor(std::vector<int64_t>{0, 1, 0, 1}));
   data::DataLoader loader(dataset, data::DataLoaderOptions(2));
   Linear model(1, 2);

@@ -23,7 +23,7 @@ Tensor param_with_grad(const std::vector<double>& grad) {
   return p;
 }
 
-TEST(ClipGradNorm, ScalesWhenAboveMaxNorm) {
+TEST(NnClipGradNorm, ScalesWhenAboveMaxNorm) {
   Tensor a = param_with_grad({3.0, 4.0}), b = param_with_grad({12.0});  // norms 5 and 12: total 13
   Tensor no_grad = zeros({2}, kFloat64);
   no_grad.requires_grad_(true);
@@ -39,7 +39,7 @@ TEST(ClipGradNorm, ScalesWhenAboveMaxNorm) {
   EXPECT_NEAR(clip_grad_norm_({a, b}, 6.5), 6.5, 1e-6);
 }
 
-TEST(ClipGradNorm, LeavesSmallGradientsAlone) {
+TEST(NnClipGradNorm, LeavesSmallGradientsAlone) {
   Tensor a = param_with_grad({3.0, 4.0}), b = param_with_grad({12.0});
   EXPECT_DOUBLE_EQ(clip_grad_norm_({a, b}, 13.0), 13.0);  // 13 / (13 + 1e-6) < 1: scaled by ~1 - 7.7e-8
   EXPECT_NEAR(a.grad().to_vector<double>()[0], 3.0, 1e-6);
@@ -48,7 +48,7 @@ TEST(ClipGradNorm, LeavesSmallGradientsAlone) {
   EXPECT_EQ(c.grad().to_vector<double>(), (std::vector<double>{3.0, 4.0}));  // untouched
 }
 
-TEST(ClipGradNorm, InfinityNorm) {
+TEST(NnClipGradNorm, InfinityNorm) {
   Tensor a = param_with_grad({3.0, -4.0}), b = param_with_grad({2.0});
   const double inf = std::numeric_limits<double>::infinity();
   EXPECT_DOUBLE_EQ(clip_grad_norm_({a, b}, 1.0, inf), 4.0);
@@ -57,14 +57,14 @@ TEST(ClipGradNorm, InfinityNorm) {
   EXPECT_DOUBLE_EQ(b.grad().item<double>(), 2.0 * coef);
 }
 
-TEST(ClipGradNorm, OneNormAndGeneralP) {
+TEST(NnClipGradNorm, OneNormAndGeneralP) {
   Tensor a = param_with_grad({3.0, -4.0}), b = param_with_grad({2.0});
   EXPECT_DOUBLE_EQ(clip_grad_norm_({a, b}, 100.0, 1.0), 9.0);
   // p = 3: (27 + 64 + 8)^(1/3), computed as the 3-norm of the per-parameter 3-norms.
   EXPECT_NEAR(clip_grad_norm_({a, b}, 100.0, 3.0), std::cbrt(99.0), 1e-12);
 }
 
-TEST(ClipGradNorm, Float32Gradients) {
+TEST(NnClipGradNorm, Float32Gradients) {
   Tensor p = zeros({2});
   p.requires_grad_(true);
   p.set_grad(tensor(std::vector<float>{6.f, 8.f}));
@@ -74,13 +74,13 @@ TEST(ClipGradNorm, Float32Gradients) {
   EXPECT_NEAR(g[1], 0.8f, 1e-6);
 }
 
-TEST(ClipGradNorm, NoGradientsGivesZero) {
+TEST(NnClipGradNorm, NoGradientsGivesZero) {
   Tensor p = zeros({2}, kFloat64);
   p.requires_grad_(true);
   EXPECT_DOUBLE_EQ(clip_grad_norm_(p, 1.0), 0.0);
 }
 
-TEST(ClipGradNorm, Misuse) {
+TEST(NnClipGradNorm, Misuse) {
   Tensor a = param_with_grad({3.0, 4.0});
   EXPECT_THROW(clip_grad_norm_(a, -1.0), Error);
   EXPECT_THROW(clip_grad_norm_(a, 1.0, 0.0), Error);
@@ -97,7 +97,7 @@ TEST(ClipGradNorm, Misuse) {
   EXPECT_TRUE(std::isnan(clip_grad_norm_(bad, 1.0)));  // without the check, the norm is reported as is
 }
 
-TEST(ClipGradValue, ClampsEveryElement) {
+TEST(NnClipGradValue, ClampsEveryElement) {
   Tensor a = param_with_grad({0.5, -3.0, 2.0}), b = param_with_grad({-0.1});
   Tensor no_grad = zeros({1}, kFloat64);
   no_grad.requires_grad_(true);
