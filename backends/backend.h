@@ -139,6 +139,10 @@ class Backend {
 
 /// The backend for a device type. Throws tandem::Error when that backend is not built or no device is present.
 Backend& backend_for(DeviceType type);
+/// The backend for one device. Besides backend_for(device.type), checks the index: the CPU is device 0, and the
+/// CUDA backend runs on CUDA device 0 (one device, one stream); any other index is a tandem::Error naming the
+/// device and how many CUDA devices there are. Every tensor's storage is created through this check.
+Backend& backend_for(Device device);
 bool backend_available(DeviceType type);
 
 }  // namespace tandem

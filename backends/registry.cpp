@@ -27,6 +27,19 @@ Backend& backend_for(DeviceType type) {
 #endif
 }
 
+Backend& backend_for(Device device) {
+  if (device.type == DeviceType::CPU) {
+    TD_CHECK(device.index == 0, "device cpu:", device.index, ": there is one CPU device, index 0");
+    return cpu::cpu_backend();
+  }
+  Backend& backend = backend_for(device.type);  // throws first when CUDA is not built or no device is present
+  TD_CHECK(device.index >= 0 && device.index < cuda::device_count(), "device ", device, ": there are ",
+           cuda::device_count(), " CUDA device(s), cuda:0 to cuda:", cuda::device_count() - 1);
+  TD_CHECK(device.index == 0, "device ", device, ": the CUDA backend runs on cuda:0 only (",
+           cuda::device_count(), " devices are present; select another one with CUDA_VISIBLE_DEVICES)");
+  return backend;
+}
+
 #ifndef TANDEM_HAS_CUDA
 namespace cuda {
 namespace {

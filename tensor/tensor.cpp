@@ -10,10 +10,11 @@ namespace tandem {
 
 // ---- storage ------------------------------------------------------------------------------------------------
 StorageImpl::StorageImpl(size_t nbytes_, Device device_) : nbytes(nbytes_), device(device_) {
-  data = backend_for(device.type).allocate(nbytes);
+  data = backend_for(device).allocate(nbytes);
 }
 StorageImpl::StorageImpl(void* data_, size_t nbytes_, Device device_, std::function<void(void*)> deleter_)
     : data(data_), nbytes(nbytes_), device(device_), deleter(std::move(deleter_)) {
+  (void)backend_for(device);  // the same device checks as for allocated storage
   if (!deleter) deleter = [](void*) {};  // borrowed memory: the caller owns it
 }
 StorageImpl::~StorageImpl() {

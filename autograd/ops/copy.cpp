@@ -45,9 +45,9 @@ void copy_values(const Tensor& src, const Tensor& dst) {
 Tensor Tensor::to(Device device, ScalarType dtype) const {
   detail::check_defined(*this, "to");
   if (device == this->device() && dtype == this->dtype()) return *this;
-  if (!backend_available(device.type)) {
+  if (device != this->device()) {
     try {
-      (void)backend_for(device.type);
+      (void)backend_for(device);  // CUDA built and present, and a valid device index
     } catch (const Error& e) {
       throw Error(detail::concat("to: cannot move a tensor of shape ", sizes(), " to ", device, ": ", e.what()));
     }

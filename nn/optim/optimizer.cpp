@@ -89,6 +89,14 @@ void OptimizerParamState::set(const std::string& name, Tensor value) {
     buffers_.insert(name, std::move(value));
 }
 
+void OptimizerParamState::follow(const Tensor& param) {
+  for (auto& [name, buffer] : buffers_) {
+    if (!buffer.is_floating_point()) continue;
+    if (buffer.device() != param.device() || buffer.dtype() != param.dtype())
+      buffer = buffer.to(param.device(), param.dtype());
+  }
+}
+
 Tensor& OptimizerParamState::get_or_create(const std::string& name, const std::function<Tensor()>& make) {
   if (Tensor* existing = buffers_.find(name)) return *existing;
   return buffers_.insert(name, make());
@@ -151,6 +159,7 @@ Tensor Optimizer::step(const LossClosure& closure) {
       if (grad.defined()) {
         OptimizerParamState& state = state_[index];
         state.set_step(state.step() + 1);
+        state.follow(param);
         update(param, grad, group.options(), state);
       }
       ++index;

@@ -126,6 +126,9 @@ class OptimizerParamState {
   const Tensor& operator[](const std::string& name) const { return buffers_[name]; }
   /// Adds or replaces a buffer.
   void set(const std::string& name, Tensor value);
+  /// Moves every floating buffer to the device and dtype of `param`, so that the state follows a model moved
+  /// with Module::to(device) or to(dtype) between steps. step() calls it before each update.
+  void follow(const Tensor& param);
   /// The buffer called `name`, created by `make()` when absent.
   Tensor& get_or_create(const std::string& name, const std::function<Tensor()>& make);
   const nn::OrderedDict<Tensor>& buffers() const { return buffers_; }

@@ -79,6 +79,18 @@ TEST(Errors, DeviceWithoutCuda) {
   EXPECT_EQ(cuda::device_count(), 0);
 }
 
+TEST(Errors, DeviceIndexOutOfRange) {
+  // The CPU is device 0; any other index is refused wherever a tensor is made or moved.
+  const std::string made = message_of([] { zeros({2}, TensorOptions().device(Device(kCPU, 1))); });
+  EXPECT_CONTAINS(made, "cpu:1");
+  const std::string moved = message_of([] { zeros({2, 3}).to(Device(kCPU, 1)); });
+  EXPECT_CONTAINS(moved, "to: cannot move a tensor of shape [2, 3]");
+  EXPECT_CONTAINS(moved, "cpu:1");
+  float buffer[2] = {1, 2};
+  EXPECT_THROW(from_blob(buffer, {2}, TensorOptions().device(Device(kCPU, 2))), Error);
+  EXPECT_THROW(zeros({2}).to(Device(kCUDA, -1)), Error);
+}
+
 TEST(Errors, DimOutOfRange) {
   const std::string t_msg = message_of([] { zeros({2, 3}).transpose(0, 2); });
   EXPECT_CONTAINS(t_msg, "transpose");

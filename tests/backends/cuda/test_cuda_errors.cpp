@@ -28,6 +28,19 @@ void expect_device_usable() {
   EXPECT_NO_THROW(cuda::synchronize());
 }
 
+TEST(CudaErrors, DeviceIndexBeyondCuda0IsRefused) {
+  if (!tandem::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  // The backend runs on cuda:0; a tensor asked for on another index is an error, never silently on cuda:0.
+  const Device past_the_end(kCUDA, cuda::device_count());
+  expect_error_mentioning([&] { (void)zeros({2}, TensorOptions().device(past_the_end)); },
+                          {past_the_end.str(), "CUDA device(s)"});
+  expect_error_mentioning([&] { (void)randn({2, 3}).to(past_the_end); }, {"to: cannot move", "[2, 3]"});
+  if (cuda::device_count() > 1) {
+    expect_error_mentioning([] { (void)zeros({2}).to(Device(kCUDA, 1)); }, {"cuda:1", "cuda:0 only"});
+  }
+  expect_device_usable();
+}
+
 TEST(CudaErrors, MixingDevicesNamesBothDevices) {
   if (!tandem::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   manual_seed(1);

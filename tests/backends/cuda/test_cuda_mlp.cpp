@@ -1,6 +1,7 @@
 // End to end: a small MLP trained with Adam on CUDA tracks the same MLP trained on the CPU, step by step. Both
 // start from the same weights (a clone moved with Module::to) and see the same batches; over 20 float32 steps
-// every loss agrees within 1e-4 relative, and so do the final weights.
+// every loss agrees within 1e-4 relative, and so do the final weights. A second test moves a model to CUDA in the
+// middle of training: the optimizer's state follows its parameters and the run goes on as on the CPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -49,6 +50,43 @@ TEST(CudaMlp, AdamTrainingTracksTheCpu) {
   ASSERT_EQ(cpu_params.size(), gpu_params.size());
   for (size_t i = 0; i < cpu_params.size(); ++i)
     EXPECT_TRUE(cuda_test::matches_cpu(cpu_params[i].detach(), gpu_params[i].detach(), cuda_test::Tolerance{1e-3, 1e-4}))
+        << "parameter " << i;
+}
+
+TEST(CudaMlp, OptimizerStateFollowsAModelMovedToCudaMidway) {
+  if (!tandem::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  manual_seed(7);
+  nn::Sequential cpu_net(nn::Linear(8, 16), nn::ReLU(), nn::Linear(16, 3));
+  auto moved_net = std::dynamic_pointer_cast<nn::SequentialImpl>(cpu_net->clone());
+  ASSERT_NE(moved_net, nullptr);
+  optim::Adam cpu_opt(cpu_net->parameters(), optim::AdamOptions(1e-2));
+  optim::Adam moved_opt(moved_net->parameters(), optim::AdamOptions(1e-2));
+
+  const Tensor inputs = randn({10, 32, 8});
+  const Tensor labels = randint(0, 3, {10, 32});
+  for (int64_t step = 0; step < 10; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    if (step == 5) moved_net->to(kCuda);  // Adam's moments are on the CPU now; the next step moves them
+    const Device device = step < 5 ? Device(kCPU) : kCuda;
+    const Tensor x = inputs[step], y = labels[step];
+
+    cpu_opt.zero_grad();
+    const Tensor cpu_loss = cross_entropy(cpu_net(x), y);
+    cpu_loss.backward();
+    cpu_opt.step();
+
+    moved_opt.zero_grad();
+    const Tensor loss = cross_entropy(moved_net->forward(x.to(device)), y.to(device));
+    loss.backward();
+    moved_opt.step();
+    const double expected = cpu_loss.item<double>(), actual = loss.item<double>();
+    EXPECT_NEAR(actual, expected, 1e-4 * std::abs(expected));
+  }
+  for (const auto& [index, state] : moved_opt.state())
+    for (const auto& [name, buffer] : state.buffers()) EXPECT_TRUE(buffer.is_cuda()) << "state " << index << "." << name;
+  const auto cpu_params = cpu_net->parameters(), moved_params = moved_net->parameters();
+  for (size_t i = 0; i < cpu_params.size(); ++i)
+    EXPECT_TRUE(cuda_test::matches_cpu(cpu_params[i].detach(), moved_params[i].detach(), cuda_test::Tolerance{1e-3, 1e-4}))
         << "parameter " << i;
 }
 

@@ -1,7 +1,7 @@
-// The optimizer base: parameter groups (own options, inherited defaults, overrides, add_param_group), skipping
-// parameters without gradients, zero_grad, state indexing, state_dict / load_state_dict (keys, bit-exact
-// continuation, errors that name the key), step with a closure, and an end-to-end check that every optimizer
-// minimises a least-squares problem.
+// The optimizer base: parameter groups (own options, inherited defaults, overrides of the learning rate and the
+// weight decay, add_param_group), skipping parameters without gradients, zero_grad, state indexing, state_dict /
+// load_state_dict (keys, bit-exact continuation, errors that name the key), step with a closure, and an
+// end-to-end check that every optimizer minimises a least-squares problem.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +15,7 @@
 #include "nn/optim/adam.h"
 #include "nn/optim/rmsprop.h"
 #include "nn/optim/sgd.h"
+#include "nn/modules/linear.h"
 #include "tensor/functions.h"
 
 namespace {
@@ -24,7 +25,7 @@ using namespace tandem::optim;
 using namespace tandem::optim_test;
 
 // ---- parameter groups ------------------------------------------------------------------------------------
-TEST(Optimizer, ParamGroupsWithDifferentLearningRates) {
+TEST(NnOptimizer, ParamGroupsWithDifferentLearningRates) {
   Tensor a = param_of({1.0}), b = param_of({1.0}), c = param_of({1.0});
   std::vector<OptimizerParamGroup> groups;
   groups.emplace_back(std::vector<Tensor>{a});                                 // the defaults
@@ -52,7 +53,35 @@ TEST(Optimizer, ParamGroupsWithDifferentLearningRates) {
   EXPECT_DOUBLE_EQ(dynamic_cast<const SGDOptions&>(opt.param_groups()[0].options()).lr(), 0.2);
 }
 
-TEST(Optimizer, AdamParamGroupsKeepSeparateOptions) {
+TEST(NnOptimizer, ParamGroupsWithDifferentWeightDecay) {
+  // SGD: p = p - lr * (g + wd * p), each group with its own lr and weight decay.
+  Tensor a = param_of({1.0, -2.0}), b = param_of({1.0, -2.0}), c = param_of({1.0, -2.0});
+  SGD sgd({OptimizerParamGroup({a}),                                                      // lr 0.1, wd 0.5
+           OptimizerParamGroup({b}, OptionOverrides{{"weight_decay", 0.0}, {"lr", 0.2}}),  // lr 0.2, no decay
+           OptimizerParamGroup({c}, SGDOptions(0.05).weight_decay(2.0))},                 // its own options
+          SGDOptions(0.1).weight_decay(0.5));
+  for (Tensor* p : {&a, &b, &c}) p->set_grad(tensor(std::vector<double>{0.4, 0.4}, kFloat64));
+  sgd.step();
+  expect_values(a, {1.0 - 0.1 * (0.4 + 0.5 * 1.0), -2.0 - 0.1 * (0.4 - 0.5 * 2.0)}, "group 0");
+  expect_values(b, {1.0 - 0.2 * 0.4, -2.0 - 0.2 * 0.4}, "group 1");
+  expect_values(c, {1.0 - 0.05 * (0.4 + 2.0 * 1.0), -2.0 - 0.05 * (0.4 - 2.0 * 2.0)}, "group 2");
+
+  // AdamW: the decoupled decay p * (1 - lr * wd) uses each group's own lr and weight decay; the first Adam step
+  // then moves each coordinate by lr * g / (|g| + eps).
+  Tensor d = param_of({2.0}), e = param_of({2.0});
+  AdamW adamw({OptimizerParamGroup({d}), OptimizerParamGroup({e}, OptionOverrides{{"weight_decay", 0.0}})},
+              AdamWOptions(0.1).weight_decay(0.25));
+  d.set_grad(tensor(std::vector<double>{-0.5}, kFloat64));
+  e.set_grad(tensor(std::vector<double>{-0.5}, kFloat64));
+  adamw.step();
+  const double adam_move = 0.1 * 0.5 / (0.5 + 1e-8);
+  expect_values(d, {2.0 * (1 - 0.1 * 0.25) + adam_move}, "AdamW group with decay");
+  expect_values(e, {2.0 + adam_move}, "AdamW group without decay");
+  EXPECT_DOUBLE_EQ(dynamic_cast<const AdamWOptions&>(adamw.param_groups()[1].options()).weight_decay(), 0.0);
+  EXPECT_DOUBLE_EQ(dynamic_cast<const AdamWOptions&>(adamw.param_groups()[0].options()).weight_decay(), 0.25);
+}
+
+TEST(NnOptimizer, AdamParamGroupsKeepSeparateOptions) {
   Tensor a = param_of({1.0, 2.0}), b = param_of({1.0, 2.0});
   Adam opt({OptimizerParamGroup({a}, OptionOverrides{{"lr", 1e-4}, {"beta1", 0.5}}), OptimizerParamGroup({b})},
            AdamOptions(1e-2));
@@ -70,7 +99,7 @@ TEST(Optimizer, AdamParamGroupsKeepSeparateOptions) {
   EXPECT_NEAR(b.to_vector<double>()[0], 1.0 - 1e-2 / (1 + 1e-8), 1e-14);
 }
 
-TEST(Optimizer, AddParamGroupAndStateIndices) {
+TEST(NnOptimizer, AddParamGroupAndStateIndices) {
   Tensor a = param_of({1.0}), b = param_of({2.0, 3.0}), c = param_of({4.0});
   Adam opt({a, b}, AdamOptions(0.1));
   opt.add_param_group(OptimizerParamGroup({c}, OptionOverrides{{"lr", 0.01}}));
@@ -89,7 +118,7 @@ TEST(Optimizer, AddParamGroupAndStateIndices) {
   EXPECT_NEAR(c.item<double>(), 4.0 - 0.01, 1e-9);
 }
 
-TEST(Optimizer, ParametersWithoutGradientAreSkipped) {
+TEST(NnOptimizer, ParametersWithoutGradientAreSkipped) {
   Tensor a = param_of({1.0, 2.0}), frozen = param_of({3.0, 4.0});
   SGD opt({a, frozen}, SGDOptions(0.1).momentum(0.9));
   a.set_grad(ones({2}, kFloat64));
@@ -101,7 +130,7 @@ TEST(Optimizer, ParametersWithoutGradientAreSkipped) {
   EXPECT_NEAR(a.to_vector<double>()[0], 1.0 - 0.1 - 0.1 * 1.9, 1e-12);
 }
 
-TEST(Optimizer, ZeroGrad) {
+TEST(NnOptimizer, ZeroGrad) {
   Tensor a = param_of({1.0, 2.0}), b = param_of({3.0});
   SGD opt({a, b}, SGDOptions(0.1));
   a.set_grad(tensor(std::vector<double>{5.0, 6.0}, kFloat64));
@@ -120,7 +149,7 @@ TEST(Optimizer, ZeroGrad) {
   EXPECT_FALSE(a.grad().defined());
 }
 
-TEST(Optimizer, StepWithClosureReturnsTheLoss) {
+TEST(NnOptimizer, StepWithClosureReturnsTheLoss) {
   Tensor x = param_of({3.0});
   SGD opt({x}, SGDOptions(0.25));
   auto closure = [&] {
@@ -136,7 +165,7 @@ TEST(Optimizer, StepWithClosureReturnsTheLoss) {
   EXPECT_FALSE(opt.step().defined());
 }
 
-TEST(Optimizer, RejectsBadParameterLists) {
+TEST(NnOptimizer, RejectsBadParameterLists) {
   Tensor a = param_of({1.0});
   expect_error_mentioning([&] { SGD opt({a, a}, SGDOptions(0.1)); }, {"SGD", "more than one"});
   expect_error_mentioning([&] { SGD opt({a * 2.0}, SGDOptions(0.1)); }, {"SGD", "non-leaf"});
@@ -164,7 +193,7 @@ TEST(Optimizer, RejectsBadParameterLists) {
 }
 
 // ---- state_dict -------------------------------------------------------------------------------------------
-TEST(Optimizer, StateDictKeys) {
+TEST(NnOptimizer, StateDictKeys) {
   Tensor a = param_of({1.0, 2.0}), b = param_of({3.0});
   Adam opt({OptimizerParamGroup({a}), OptimizerParamGroup({b}, OptionOverrides{{"lr", 0.5}})},
            AdamOptions(0.1).amsgrad(true));
@@ -225,7 +254,7 @@ void check_round_trip(const std::function<std::unique_ptr<Optimizer>(const std::
   EXPECT_EQ(opt->state_dict().keys(), fresh->state_dict().keys());
 }
 
-TEST(Optimizer, StateDictRoundTripContinuesBitExactly) {
+TEST(NnOptimizer, StateDictRoundTripContinuesBitExactly) {
   check_round_trip([](const std::vector<Tensor>& p) {
     return std::make_unique<SGD>(p, SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(1e-2));
   });
@@ -243,7 +272,66 @@ TEST(Optimizer, StateDictRoundTripContinuesBitExactly) {
   });
 }
 
-TEST(Optimizer, LoadStateDictRestoresGroupOptions) {
+/// Trains a Linear in float32 for three steps, moves it to float64 with Module::to and trains on: the state must
+/// follow the parameters (Adam's moments, momentum buffers... become float64) and give exactly what a fresh
+/// optimizer loaded from the float32 state gives on a float64 copy of the model.
+void check_state_follows_the_model(const std::function<std::unique_ptr<Optimizer>(const std::vector<Tensor>&)>& make) {
+  manual_seed(11);
+  nn::Linear net(4, 3);
+  std::vector<std::vector<Tensor>> grads;
+  for (int s = 0; s < 6; ++s) grads.push_back({randn({3, 4}), randn({3})});
+  auto run = [&](Optimizer& o, std::vector<Tensor> ps, int from, int to) {
+    for (int s = from; s < to; ++s) {
+      for (size_t i = 0; i < ps.size(); ++i) ps[i].set_grad(grads[static_cast<size_t>(s)][i].to(ps[i].dtype()));
+      o.step();
+    }
+  };
+  auto opt = make(net->parameters());
+  run(*opt, net->parameters(), 0, 3);
+  const auto saved = opt->state_dict();
+  auto twin = std::dynamic_pointer_cast<nn::LinearImpl>(net->clone());
+  ASSERT_NE(twin, nullptr);
+
+  net->to(kFloat64);
+  twin->to(kFloat64);
+  run(*opt, net->parameters(), 3, 6);
+  auto fresh = make(twin->parameters());
+  fresh->load_state_dict(saved);
+  run(*fresh, twin->parameters(), 3, 6);
+
+  for (const auto& [index, state] : opt->state()) {
+    for (const auto& [name, buffer] : state.buffers()) {
+      if (buffer.is_floating_point()) {
+        EXPECT_EQ(buffer.dtype(), kFloat64) << opt->name() << " state " << name;
+      }
+    }
+  }
+  const auto moved = net->parameters(), reference = twin->parameters();
+  for (size_t i = 0; i < moved.size(); ++i) {
+    ASSERT_EQ(moved[i].dtype(), kFloat64);
+    EXPECT_EQ(moved[i].to_vector<double>(), reference[i].to_vector<double>()) << opt->name() << " parameter " << i;
+  }
+}
+
+TEST(NnOptimizer, StateFollowsAModelMovedToAnotherDtype) {
+  check_state_follows_the_model([](const std::vector<Tensor>& p) {
+    return std::make_unique<SGD>(p, SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(1e-2));
+  });
+  check_state_follows_the_model([](const std::vector<Tensor>& p) {
+    return std::make_unique<Adam>(p, AdamOptions(1e-2).amsgrad(true));
+  });
+  check_state_follows_the_model([](const std::vector<Tensor>& p) {
+    return std::make_unique<AdamW>(p, AdamWOptions(1e-2));
+  });
+  check_state_follows_the_model([](const std::vector<Tensor>& p) {
+    return std::make_unique<RMSprop>(p, RMSpropOptions(1e-2).momentum(0.5).centered(true));
+  });
+  check_state_follows_the_model([](const std::vector<Tensor>& p) {
+    return std::make_unique<Adagrad>(p, AdagradOptions(1e-1));
+  });
+}
+
+TEST(NnOptimizer, LoadStateDictRestoresGroupOptions) {
   Tensor a = param_of({1.0}), b = param_of({1.0});
   SGD source({OptimizerParamGroup({a}), OptimizerParamGroup({b}, OptionOverrides{{"lr", 0.03}})},
              SGDOptions(0.1).momentum(0.9));
@@ -258,7 +346,7 @@ TEST(Optimizer, LoadStateDictRestoresGroupOptions) {
   EXPECT_DOUBLE_EQ(g1.momentum(), 0.9);
 }
 
-TEST(Optimizer, LoadStateDictErrorsNameTheKey) {
+TEST(NnOptimizer, LoadStateDictErrorsNameTheKey) {
   Tensor a = param_of({1.0, 2.0}), b = param_of({3.0});
   Adam source({a, b}, AdamOptions(0.1));
   a.set_grad(ones({2}, kFloat64));
@@ -340,7 +428,7 @@ void check_converges(const std::function<std::unique_ptr<Optimizer>(const std::v
   EXPECT_LT(loss_value, 1e-3 * first_loss) << opt->name();
 }
 
-TEST(Optimizer, EveryOptimizerMinimisesAQuadratic) {
+TEST(NnOptimizer, EveryOptimizerMinimisesAQuadratic) {
   check_converges([](const std::vector<Tensor>& p) { return std::make_unique<SGD>(p, SGDOptions(0.01)); }, 500, 1e-3);
   check_converges([](const std::vector<Tensor>& p) { return std::make_unique<SGD>(p, SGDOptions(0.01).momentum(0.9)); },
                   300, 1e-3);
