@@ -15,6 +15,24 @@ namespace {
 
 const Device kCuda(kCUDA);
 
+/// One training step on `device` (the batch is moved there); returns the loss before the update.
+Tensor train_step(nn::SequentialImpl& net, optim::Optimizer& opt, const Tensor& x, const Tensor& y, Device device) {
+  opt.zero_grad();
+  Tensor loss = cross_entropy(net.forward(x.to(device)), y.to(device));
+  loss.backward();
+  opt.step();
+  return loss;
+}
+
+/// Both nets' parameters agree within float32 tolerances.
+void expect_same_parameters(nn::SequentialImpl& cpu_net, nn::SequentialImpl& other) {
+  const auto cpu_params = cpu_net.parameters(), other_params = other.parameters();
+  ASSERT_EQ(cpu_params.size(), other_params.size());
+  for (size_t i = 0; i < cpu_params.size(); ++i)
+    EXPECT_TRUE(cuda_test::matches_cpu(cpu_params[i].detach(), other_params[i].detach(), cuda_test::Tolerance{1e-3, 1e-4}))
+        << "parameter " << i;
+}
+
 TEST(CudaMlp, AdamTrainingTracksTheCpu) {
   if (!tandem::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   manual_seed(2024);
@@ -32,25 +50,14 @@ TEST(CudaMlp, AdamTrainingTracksTheCpu) {
     SCOPED_TRACE("step " + std::to_string(step));
     const Tensor x = inputs[step], y = labels[step];
 
-    cpu_opt.zero_grad();
-    const Tensor cpu_loss = cross_entropy(cpu_net(x), y);
-    cpu_loss.backward();
-    cpu_opt.step();
-
-    gpu_opt.zero_grad();
-    const Tensor gpu_loss = cross_entropy(gpu_net->forward(x.to(kCuda)), y.to(kCuda));
-    gpu_loss.backward();
-    gpu_opt.step();
+    const Tensor cpu_loss = train_step(*cpu_net, cpu_opt, x, y, kCPU);
+    const Tensor gpu_loss = train_step(*gpu_net, gpu_opt, x, y, kCuda);
 
     ASSERT_TRUE(gpu_loss.is_cuda());
     const double expected = cpu_loss.item<double>(), actual = gpu_loss.item<double>();
     EXPECT_NEAR(actual, expected, 1e-4 * std::abs(expected)) << "CPU loss " << expected << ", CUDA loss " << actual;
   }
-  const auto cpu_params = cpu_net->parameters(), gpu_params = gpu_net->parameters();
-  ASSERT_EQ(cpu_params.size(), gpu_params.size());
-  for (size_t i = 0; i < cpu_params.size(); ++i)
-    EXPECT_TRUE(cuda_test::matches_cpu(cpu_params[i].detach(), gpu_params[i].detach(), cuda_test::Tolerance{1e-3, 1e-4}))
-        << "parameter " << i;
+  expect_same_parameters(*cpu_net, *gpu_net);
 }
 
 TEST(CudaMlp, OptimizerStateFollowsAModelMovedToCudaMidway) {
@@ -70,24 +77,14 @@ TEST(CudaMlp, OptimizerStateFollowsAModelMovedToCudaMidway) {
     const Device device = step < 5 ? Device(kCPU) : kCuda;
     const Tensor x = inputs[step], y = labels[step];
 
-    cpu_opt.zero_grad();
-    const Tensor cpu_loss = cross_entropy(cpu_net(x), y);
-    cpu_loss.backward();
-    cpu_opt.step();
-
-    moved_opt.zero_grad();
-    const Tensor loss = cross_entropy(moved_net->forward(x.to(device)), y.to(device));
-    loss.backward();
-    moved_opt.step();
+    const Tensor cpu_loss = train_step(*cpu_net, cpu_opt, x, y, kCPU);
+    const Tensor loss = train_step(*moved_net, moved_opt, x, y, device);
     const double expected = cpu_loss.item<double>(), actual = loss.item<double>();
     EXPECT_NEAR(actual, expected, 1e-4 * std::abs(expected));
   }
   for (const auto& [index, state] : moved_opt.state())
     for (const auto& [name, buffer] : state.buffers()) EXPECT_TRUE(buffer.is_cuda()) << "state " << index << "." << name;
-  const auto cpu_params = cpu_net->parameters(), moved_params = moved_net->parameters();
-  for (size_t i = 0; i < cpu_params.size(); ++i)
-    EXPECT_TRUE(cuda_test::matches_cpu(cpu_params[i].detach(), moved_params[i].detach(), cuda_test::Tolerance{1e-3, 1e-4}))
-        << "parameter " << i;
+  expect_same_parameters(*cpu_net, *moved_net);
 }
 
 }  // namespace
