@@ -59,7 +59,7 @@ CrossStitchImpl::CrossStitchImpl(std::vector<std::string> task_names, const Modu
   auto task_towers = detail::make_task_modules(arch, task_names_, [&](size_t) { return tower_factory(); }, "tower");
   towers = register_module("towers", task_towers.dict);
 
-  // Split every tower into its stages.
+  // Every child of a tower is a stage.
   num_stages_ = task_towers.list[0]->size();
   TD_CHECK(num_stages_ > 0, arch, ": the tower has no stages (an empty Sequential)");
   const auto reference = task_towers.list[0]->named_parameters();
@@ -68,6 +68,11 @@ CrossStitchImpl::CrossStitchImpl(std::vector<std::string> task_names, const Modu
     TD_CHECK(tower->size() == num_stages_, arch, ": the tower of task '", task_names_[t], "' has ", tower->size(),
              " stages but that of task '", task_names_[0], "' has ", num_stages_,
              "; the tower factory must build the same structure every time");
+    for (size_t s = 0; s < num_stages_; ++s)
+      TD_CHECK(tower->ptr(s)->name() == task_towers.list[0]->ptr(s)->name(), arch, ": stage ", s,
+               " of the tower of task '", task_names_[t], "' is a ", tower->ptr(s)->name(), " but that of task '",
+               task_names_[0], "' is a ", task_towers.list[0]->ptr(s)->name(),
+               "; the tower factory must build the same structure every time");
     const auto named = tower->named_parameters();
     TD_CHECK(named.keys() == reference.keys(), arch, ": the tower of task '", task_names_[t],
              "' has other parameters than that of task '", task_names_[0],
@@ -76,16 +81,8 @@ CrossStitchImpl::CrossStitchImpl(std::vector<std::string> task_names, const Modu
       TD_CHECK(named[name].sizes() == parameter.sizes(), arch, ": parameter '", name, "' has shape ",
                named[name].sizes(), " in the tower of task '", task_names_[t], "' but ", parameter.sizes(),
                " in that of task '", task_names_[0], "'; the tower factory must build the same structure every time");
-    std::vector<nn::Sequential> stages;
-    for (size_t s = 0; s < num_stages_; ++s) {
-      auto stage = std::dynamic_pointer_cast<nn::SequentialImpl>(tower->ptr(s));
-      TD_CHECK(stage != nullptr, arch, ": stage ", s, " of the tower is a ", tower->ptr(s)->name(),
-               "; each child of the tower must be an nn::Sequential (a stage), e.g. "
-               "Sequential(Sequential(Linear(8, 16), ReLU()), Sequential(Linear(16, 16), ReLU()))");
-      stages.emplace_back(stage);
-    }
-    stages_.push_back(std::move(stages));
   }
+  tower_list_ = std::move(task_towers.list);
 
   // Where the units go.
   stitched_ = options.stitch_after();
@@ -97,10 +94,8 @@ CrossStitchImpl::CrossStitchImpl(std::vector<std::string> task_names, const Modu
              num_stages_, " stages");
     TD_CHECK(i == 0 || stitched_[i] != stitched_[i - 1], arch, ": stitch_after names stage ", stitched_[i], " twice");
   }
-  unit_of_stage_.assign(num_stages_, -1);
-  for (size_t s : stitched_) {
+  for (size_t i = 0; i < stitched_.size(); ++i) {
     CrossStitchUnit unit(static_cast<int64_t>(num_tasks()), options.self_weight());
-    unit_of_stage_[s] = static_cast<int64_t>(units_.size());
     stitches->push_back(unit);
     units_.push_back(unit);
   }
@@ -116,10 +111,14 @@ std::vector<Tensor> CrossStitchImpl::forward(const Tensor& input) {
   detail::check_batched_input("CrossStitch", input);
   return detail::with_input_context("CrossStitch", input, [&] {
     std::vector<Tensor> h(num_tasks(), input);
-    for (size_t s = 0; s < num_stages_; ++s) {
-      for (size_t t = 0; t < num_tasks(); ++t) h[t] = stages_[t][s]->forward(h[t]);
-      if (unit_of_stage_[s] >= 0) h = units_[static_cast<size_t>(unit_of_stage_[s])]->forward(h);
+    size_t begin = 0;  // the first stage not yet run
+    for (size_t u = 0; u < stitched_.size(); ++u) {
+      const size_t end = stitched_[u] + 1;
+      for (size_t t = 0; t < num_tasks(); ++t) h[t] = tower_list_[t]->forward_range(h[t], begin, end);
+      h = units_[u]->forward(h);
+      begin = end;
     }
+    for (size_t t = 0; t < num_tasks(); ++t) h[t] = tower_list_[t]->forward_range(h[t], begin, num_stages_);
     for (size_t t = 0; t < num_tasks(); ++t) h[t] = head_list_[t]->forward(h[t]);
     return h;
   });
@@ -128,7 +127,8 @@ std::vector<Tensor> CrossStitchImpl::forward(const Tensor& input) {
 std::vector<Tensor> CrossStitchImpl::task_parameters(size_t task) const {
   TD_CHECK(task < num_tasks(), "CrossStitch: task ", task, " is out of range for ", num_tasks(), " tasks");
   std::vector<Tensor> params;
-  for (size_t s = stitched_.back() + 1; s < num_stages_; ++s) detail::append_parameters(params, *stages_[task][s]);
+  for (size_t s = stitched_.back() + 1; s < num_stages_; ++s)
+    detail::append_parameters(params, *tower_list_[task]->ptr(s));
   detail::append_parameters(params, *head_list_[task]);
   return params;
 }

@@ -7,19 +7,17 @@
 // α starts near the identity: α[t, t] = self_weight (0.9), α[t, j≠t] = (1 − self_weight) / (T − 1). Then one
 // head per task reads its tower's output.
 //
-// The tower factory returns an nn::Sequential whose children are the stages; each stage is itself an
-// nn::Sequential (any Tensor → Tensor module can be wrapped in one). By default a unit follows every stage;
-// CrossStitchOptions::stitch_after picks the stages instead. (A tower of a single stage is built with
-// push_back: `nn::Sequential tower; tower->push_back(stage);` — nn::Sequential(stage) would copy the handle of
-// `stage` rather than nest it.)
+// The tower factory returns an nn::Sequential whose children are the stages: any Tensor → Tensor modules,
+// layers or nested Sequentials. CrossStitchOptions::stitch_after names the stages that a unit follows; by
+// default a unit follows every stage.
 //
 //   auto tower = [] {
-//     return nn::Sequential(nn::Sequential(nn::Linear(16, 32), nn::ReLU()),   // stage 0
-//                           nn::Sequential(nn::Linear(32, 32), nn::ReLU()));  // stage 1
+//     return nn::Sequential(nn::Linear(16, 32), nn::ReLU(), nn::Linear(32, 32), nn::ReLU());
 //   };
 //   mtl::CrossStitch model(std::vector<std::string>{"a", "b"}, tower,
-//                          [](size_t) { return nn::Sequential(nn::Linear(32, 1)); });
-//   // parameters: towers.a.0.0.weight, ..., stitches.0.alpha, stitches.1.alpha, heads.a.0.weight, ...
+//                          [](size_t) { return nn::Sequential(nn::Linear(32, 1)); },
+//                          mtl::CrossStitchOptions().stitch_after({1, 3}));   // after each ReLU
+//   // parameters: towers.a.0.weight, ..., stitches.0.alpha, stitches.1.alpha, heads.a.0.weight, ...
 //
 // Every task's output depends on every tower through α, so the towers (up to the last unit) and the units are
 // shared; the heads, and the stages of tower t after the last unit, belong to task t alone.
@@ -84,9 +82,8 @@ class CrossStitchImpl : public MultiTaskModel {
   nn::ModuleDict heads;
 
  private:
-  std::vector<std::vector<nn::Sequential>> stages_;  // [task][stage]
-  std::vector<CrossStitchUnit> units_;
-  std::vector<int64_t> unit_of_stage_;  // index into units_, or -1
+  std::vector<nn::Sequential> tower_list_;  // [task]; its children are the stages
+  std::vector<CrossStitchUnit> units_;      // one per entry of stitched_
   std::vector<nn::Sequential> head_list_;
   size_t num_stages_ = 0;
   std::vector<size_t> stitched_;

@@ -26,8 +26,12 @@ void SequentialImpl::extend(const SequentialImpl& other) {
   }
 }
 
-Tensor SequentialImpl::forward(Tensor input) {
-  for (Entry& entry : entries_) input = entry.invoke(*entry.module, std::move(input));
+Tensor SequentialImpl::forward(Tensor input) { return forward_range(std::move(input), 0, entries_.size()); }
+
+Tensor SequentialImpl::forward_range(Tensor input, size_t begin, size_t end) {
+  TD_CHECK(begin <= end && end <= entries_.size(), "Sequential: forward_range(", begin, ", ", end,
+           ") is not a range of the ", entries_.size(), " modules");
+  for (size_t i = begin; i < end; ++i) input = entries_[i].invoke(*entries_[i].module, std::move(input));
   return input;
 }
 

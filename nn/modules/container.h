@@ -97,6 +97,9 @@ class SequentialImpl : public Cloneable<SequentialImpl> {
 
   /// Runs the chain; an empty Sequential returns its input.
   Tensor forward(Tensor input);
+  /// Runs only the children [begin, end) on `input` (begin == end returns it), so a caller can stop after
+  /// any child and go on later: forward(x) == forward_range(forward_range(x, 0, k), k, size()).
+  Tensor forward_range(Tensor input, size_t begin, size_t end);
 
   size_t size() const { return entries_.size(); }
   bool is_empty() const { return entries_.empty(); }

@@ -48,13 +48,8 @@ const std::vector<std::string> kTaskNames{"task1", "task2"};
 /// Each task's encoder: two hidden layers, 100 → 64 → 32, with ReLU.
 nn::Sequential encoder() { return nn::Sequential(nn::Linear(100, 64), nn::ReLU(), nn::Linear(64, 32), nn::ReLU()); }
 
-/// The same encoder cut into two stages, for cross-stitch units to sit between.
-nn::Sequential staged_encoder() {
-  nn::Sequential tower;
-  tower->push_back(nn::Sequential(nn::Linear(100, 64), nn::ReLU()));  // stage 0
-  tower->push_back(nn::Sequential(nn::Linear(64, 32), nn::ReLU()));   // stage 1
-  return tower;
-}
+/// Cross-stitch units after the encoder's two ReLUs (its children 1 and 3): two stages of Linear + ReLU.
+mtl::CrossStitchOptions stitch_after_each_layer() { return mtl::CrossStitchOptions().stitch_after({1, 3}); }
 
 /// Each task's head: 32 → 8 → 1.
 nn::Sequential head(size_t) { return nn::Sequential(nn::Linear(32, 8), nn::ReLU(), nn::Linear(8, 1)); }
@@ -176,7 +171,7 @@ int main(int argc, char** argv) {
 
     // ---- cross-stitch ---------------------------------------------------------------------------------------
     td::manual_seed(useed);
-    mtl::CrossStitch model(kTaskNames, staged_encoder, head);
+    mtl::CrossStitch model(kTaskNames, encoder, head, stitch_after_each_layer());
     if (first) {
       for (size_t u = 0; u < model->stitches->size(); ++u) {
         alphas_before.push_back(model->stitches->ptr<mtl::CrossStitchUnitImpl>(u)->alpha.to_vector<float>());
@@ -185,7 +180,7 @@ int main(int argc, char** argv) {
       // With self_weight 1 the units are the identity: task 1's output does not depend on task 2's tower.
       auto independent = [&](double self_weight) {
         td::manual_seed(useed);
-        mtl::CrossStitch probe(kTaskNames, staged_encoder, head, mtl::CrossStitchOptions().self_weight(self_weight));
+        mtl::CrossStitch probe(kTaskNames, encoder, head, stitch_after_each_layer().self_weight(self_weight));
         const td::Tensor output = probe->forward(test_set.inputs.slice(0, 0, 8))[0].sum();
         std::vector<td::Tensor> tower2;
         for (const auto& [name, parameter] : probe->named_parameters())

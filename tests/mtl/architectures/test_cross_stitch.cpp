@@ -108,23 +108,57 @@ TEST(CrossStitch, PrettyPrintAndErrors) {
   expect_error([&] { make_cross_stitch(2, mtl::CrossStitchOptions().stitch_after({2})); },
                {"CrossStitch", "stage 2"});
   expect_error([&] { make_cross_stitch(2, mtl::CrossStitchOptions().stitch_after({1, 1})); }, {"CrossStitch", "twice"});
-  expect_error(
-      [&] {
-        mtl::CrossStitch(task_names(2), [] { return nn::Sequential(nn::Linear(4, 3), nn::ReLU()); }, linear_heads(3, 1));
-      },
-      {"CrossStitch", "must be an nn::Sequential"});
   int64_t width = 3;
   expect_error(
       [&] {
-        // (a one-stage tower is built with push_back: Sequential(Sequential(...)) would copy the handle)
-        auto tower = [&] {
-          nn::Sequential stages;
-          stages->push_back(nn::Sequential(nn::Linear(4, width++)));
-          return stages;
-        };
+        auto tower = [&] { return nn::Sequential(nn::Linear(4, width++)); };
         mtl::CrossStitch(task_names(2), tower, linear_heads(3, 1));
       },
       {"CrossStitch", "structure"});
+  bool tanh = false;
+  expect_error(
+      [&] {
+        auto tower = [&] {
+          tanh = !tanh;
+          return tanh ? nn::Sequential(nn::Linear(4, 3), nn::Tanh()) : nn::Sequential(nn::Linear(4, 3), nn::ReLU());
+        };
+        mtl::CrossStitch(task_names(2), tower, linear_heads(3, 1));
+      },
+      {"CrossStitch", "stage 1", "ReLU", "Tanh", "structure"});
+}
+
+TEST(CrossStitch, StagesAreTheTowersChildrenOfAnyType) {
+  // A flat tower: its children (Linear, ReLU, Linear, Tanh) are the stages; units after the two activations.
+  manual_seed(26);
+  auto flat = [] { return nn::Sequential(nn::Linear(4, 5), nn::ReLU(), nn::Linear(5, 3), nn::Tanh()); };
+  auto model =
+      mtl::CrossStitch(task_names(2), flat, linear_heads(3, 2), mtl::CrossStitchOptions().stitch_after({3, 1}));
+  EXPECT_EQ(model->num_stages(), 4u);
+  EXPECT_EQ(model->stitched_stages(), (std::vector<size_t>{1, 3}));
+  EXPECT_TRUE(model->named_parameters().contains("towers.t1.2.weight"));
+  // The same network written as two nested stages, with the same parameters, gives the same outputs.
+  auto nested = make_cross_stitch(2);
+  {
+    NoGradGuard no_grad;
+    auto source = model->named_parameters();
+    for (auto& [name, p] : nested->named_parameters()) {
+      std::string flat_name = name;
+      if (name.rfind("towers.", 0) == 0) {  // towers.t0.1.0.weight -> towers.t0.2.weight
+        const size_t stage_at = std::string("towers.t0.").size();
+        const int stage = name[stage_at] - '0', child = name[stage_at + 2] - '0';
+        flat_name = name.substr(0, stage_at) + std::to_string(2 * stage + child) + name.substr(stage_at + 3);
+      }
+      ASSERT_TRUE(source.contains(flat_name)) << flat_name;
+      p.copy_(source[flat_name]);
+    }
+  }
+  Tensor x = randn({6, 4});
+  auto flat_out = model->forward(x), nested_out = nested->forward(x);
+  for (size_t t = 0; t < 2; ++t) EXPECT_TRUE(allclose(flat_out[t], nested_out[t], 1e-6, 1e-6)) << t;
+  // A unit after stage 1 only: stages 2 and 3 (Linear, Tanh) of each tower belong to its task.
+  auto partial = mtl::CrossStitch(task_names(2), flat, linear_heads(3, 1), mtl::CrossStitchOptions().stitch_after({1}));
+  EXPECT_EQ(partial->task_parameters(0).size(), 4u);  // towers.t0.2.{weight,bias}, heads.t0.0.{weight,bias}
+  expect_training_lowers_loss(*partial, x, two_task_targets(x));
 }
 
 TEST(CrossStitch, AdamStepsLowerTheLoss) {

@@ -52,6 +52,20 @@ TEST(NnSequential, PushBackHoldersPointersAndNames) {
   EXPECT_THROW(seq->push_back("head", nn::ReLU()), Error);  // duplicate name
 }
 
+TEST(NnSequential, ForwardRangeRunsAPartOfTheChain) {
+  manual_seed(3);
+  nn::Sequential seq(nn::Linear(3, 4), nn::ReLU(), nn::Linear(4, 2), nn::Tanh());
+  Tensor x = randn({5, 3});
+  const Tensor full = seq(x);
+  for (size_t k = 0; k <= seq->size(); ++k)
+    EXPECT_TRUE(allclose(seq->forward_range(seq->forward_range(x, 0, k), k, seq->size()), full)) << k;
+  Tensor middle = seq->forward_range(relu(seq->at<nn::LinearImpl>(0).forward(x)), 2, 3);
+  EXPECT_TRUE(allclose(middle, seq->at<nn::LinearImpl>(2).forward(relu(seq->at<nn::LinearImpl>(0).forward(x)))));
+  EXPECT_TRUE(seq->forward_range(x, 2, 2).is_same(x));  // an empty range is the identity
+  expect_error_mentions([&] { seq->forward_range(x, 3, 2); }, {"Sequential", "forward_range(3, 2)", "4 modules"});
+  expect_error_mentions([&] { seq->forward_range(x, 0, 5); }, {"Sequential", "forward_range(0, 5)", "4 modules"});
+}
+
 TEST(NnSequential, NestsAndExtends) {
   nn::Sequential inner(nn::Linear(2, 3), nn::ReLU());
   nn::Sequential outer(inner, nn::Linear(3, 1));
