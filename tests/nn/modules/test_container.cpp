@@ -66,6 +66,18 @@ TEST(NnSequential, ForwardRangeRunsAPartOfTheChain) {
   expect_error_mentions([&] { seq->forward_range(x, 0, 5); }, {"Sequential", "forward_range(0, 5)", "4 modules"});
 }
 
+TEST(NnSequential, BracesBuildTheChildrenLeftToRight) {
+  // Braces fix the order in which the layers are constructed, and so draw their initial weights: the same
+  // seed gives the same network with every compiler (with parentheses the order is the compiler's choice).
+  manual_seed(11);
+  nn::Sequential braced{nn::Linear(3, 4), nn::ReLU(), nn::Linear(4, 2)};
+  manual_seed(11);
+  nn::Linear first(3, 4);
+  nn::Linear second(4, 2);
+  EXPECT_EQ(braced->at<nn::LinearImpl>(0).weight.to_vector<float>(), first->weight.to_vector<float>());
+  EXPECT_EQ(braced->at<nn::LinearImpl>(2).weight.to_vector<float>(), second->weight.to_vector<float>());
+}
+
 TEST(NnSequential, NestsAndExtends) {
   nn::Sequential inner(nn::Linear(2, 3), nn::ReLU());
   nn::Sequential outer(inner, nn::Linear(3, 1));
